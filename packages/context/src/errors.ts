@@ -1,0 +1,127 @@
+/** Stable error codes of tenantry. Match on `error.code`, not on `instanceof`: two installed
+ * copies of a package have two copies of each class, but the codes are the same. */
+export type TenantryErrorCode =
+  | 'TENANTRY_NO_TENANT'
+  | 'TENANTRY_TENANT_SWITCH'
+  | 'TENANTRY_INVALID_TENANT_NAME'
+  | 'TENANTRY_UNKNOWN_TENANT'
+  | 'TENANTRY_UNKNOWN_RESOURCE'
+  | 'TENANTRY_RESOURCE_NOT_READY'
+  | 'TENANTRY_TENANT_IN_USE'
+  | 'TENANTRY_CONFIG'
+  | (string & {})
+
+/** Base class of every tenantry error: a message that says what to do and a stable `code`. */
+export class TenantryError extends Error {
+  /** Stable, machine-readable code (e.g. `TENANTRY_NO_TENANT`). */
+  readonly code: TenantryErrorCode
+
+  constructor(code: TenantryErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.code = code
+    this.name = new.target.name
+  }
+}
+
+/** A tenant-only resource or `requireTenant()` was used outside any tenant. */
+export class NoTenantError extends TenantryError {
+  constructor(what = 'This code') {
+    super(
+      'TENANTRY_NO_TENANT',
+      `${what} needs a current tenant, but none is active. Wrap the call in withTenant(name, fn) (or run it in a tenanted request or job).`,
+    )
+  }
+}
+
+/** Code inside tenant `from` tried to enter tenant `to` without `{ allowSwitch: true }`. */
+export class TenantSwitchError extends TenantryError {
+  /** The tenant that was active. */
+  readonly from: string
+  /** The tenant that was asked for. */
+  readonly to: string
+
+  constructor(from: string, to: string) {
+    super(
+      'TENANTRY_TENANT_SWITCH',
+      `Cannot switch from tenant "${from}" to "${to}" inside a tenant. Pass { allowSwitch: true } to withTenant if this code really works across tenants (an admin tool, an iteration helper).`,
+    )
+    this.from = from
+    this.to = to
+  }
+}
+
+/** A tenant name broke the naming rule; raised before any file or resource is touched. */
+export class InvalidTenantNameError extends TenantryError {
+  /** The rejected name (as given). */
+  readonly tenant: unknown
+
+  constructor(tenant: unknown, reason: string) {
+    super(
+      'TENANTRY_INVALID_TENANT_NAME',
+      `Invalid tenant name ${JSON.stringify(String(tenant)).slice(0, 80)}: ${reason}.`,
+    )
+    this.tenant = tenant
+  }
+}
+
+/** The tenant source says this tenant does not exist. */
+export class UnknownTenantError extends TenantryError {
+  /** The tenant that was asked for. */
+  readonly tenant: string
+
+  constructor(tenant: string) {
+    super(
+      'TENANTRY_UNKNOWN_TENANT',
+      `Tenant "${tenant}" does not exist. Create it first (createTenant) or check the name.`,
+    )
+    this.tenant = tenant
+  }
+}
+
+/** A getter asked for a resource that was never defined. */
+export class UnknownResourceError extends TenantryError {
+  /** The resource name. */
+  readonly resource: string
+
+  constructor(resource: string) {
+    super(
+      'TENANTRY_UNKNOWN_RESOURCE',
+      `No resource "${resource}" is configured. Register it with configureTenancy({ resources: { ${resource}: { ... } } }) or defineResource("${resource}", ...).`,
+    )
+    this.resource = resource
+  }
+}
+
+/** A lazy resource's factory returned a promise, so a synchronous getter cannot hand it out. */
+export class ResourceNotReadyError extends TenantryError {
+  constructor(resource: string, tenant: string) {
+    super(
+      'TENANTRY_RESOURCE_NOT_READY',
+      `Resource "${resource}" of tenant "${tenant}" is created asynchronously and is not ready yet. Declare it with { eager: true } so withTenant opens it before your code runs.`,
+    )
+  }
+}
+
+/** A tenant's instances were still in use when the caller needed them closed. */
+export class TenantInUseError extends TenantryError {
+  constructor(tenant: string, timeoutMs: number) {
+    super(
+      'TENANTRY_TENANT_IN_USE',
+      `Tenant "${tenant}" is still in use after ${timeoutMs} ms: some withTenant scope has not finished. Finish or cancel that work first, or raise the timeout.`,
+    )
+  }
+}
+
+/** Invalid configuration passed to configureTenancy / defineResource. */
+export class TenancyConfigError extends TenantryError {
+  constructor(message: string) {
+    super('TENANTRY_CONFIG', message)
+  }
+}
+
+/** True when `error` is a tenantry error (from any installed copy), optionally of one `code`. */
+export function isTenantryError(error: unknown, code?: TenantryErrorCode): error is TenantryError {
+  if (typeof error !== 'object' || error === null) return false
+  const c = (error as { code?: unknown }).code
+  return typeof c === 'string' && c.startsWith('TENANTRY_') && (code === undefined || c === code)
+}

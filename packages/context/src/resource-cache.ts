@@ -1,0 +1,193 @@
+import type { ResourceDefinition } from './types.js'
+
+/** One cached per-tenant instance. `refs` counts the tenant scopes that hold it. */
+export interface Entry<T> {
+  readonly tenant: string
+  value: T | undefined
+  pending: Promise<T> | null
+  refs: number
+  lastUsed: number
+  /** Removed from the cache (refresh, destroy); disposed once the last holder lets go. */
+  stale: boolean
+  disposed: boolean
+  waiters: (() => void)[]
+}
+
+/**
+ * The per-resource, per-tenant instance cache: creates once (also under concurrent first
+ * access), counts holders, evicts the least recently used *idle* instance above `cap`, and
+ * disposes every instance exactly once.
+ */
+export class ResourceCache<T> {
+  readonly entries = new Map<string, Entry<T>>()
+  private reaper: NodeJS.Timeout | undefined
+
+  constructor(
+    readonly name: string,
+    readonly def: ResourceDefinition<T>,
+    private readonly track: (p: Promise<void>) => void,
+  ) {}
+
+  get cap(): number {
+    return this.def.cap ?? 50
+  }
+
+  /** Takes a hold on the tenant's instance, creating it if needed. */
+  acquire(tenant: string): Entry<T> {
+    let e = this.entries.get(tenant)
+    if (e !== undefined) {
+      // Re-insert to keep the Map in least-recently-used order.
+      this.entries.delete(tenant)
+      this.entries.set(tenant, e)
+      e.refs++
+      return e
+    }
+    e = {
+      tenant,
+      value: undefined,
+      pending: null,
+      refs: 1,
+      lastUsed: 0,
+      stale: false,
+      disposed: false,
+      waiters: [],
+    }
+    const created = this.def.create!(tenant) // throws synchronously: nothing was cached
+    if (isPromise(created)) {
+      const entry = e
+      entry.pending = created.then(
+        (value) => {
+          entry.value = value
+          entry.pending = null
+          if (entry.stale && entry.refs === 0) this.dispose(entry)
+          return value
+        },
+        (error: unknown) => {
+          if (this.entries.get(tenant) === entry) this.entries.delete(tenant)
+          entry.disposed = true
+          entry.pending = null
+          this.wake(entry)
+          throw error
+        },
+      )
+      // Waiters that give up on a failed creation must not leave an unhandled rejection here.
+      entry.pending.catch(noop)
+    } else {
+      e.value = created
+    }
+    this.entries.set(tenant, e)
+    this.evict()
+    this.startReaper()
+    return e
+  }
+
+  /** Lets go of a hold taken by {@link acquire}. */
+  release(e: Entry<T>): void {
+    e.refs--
+    if (e.refs > 0) return
+    e.lastUsed = Date.now()
+    if (e.stale) {
+      if (e.pending === null) this.dispose(e)
+    } else if (this.entries.size > this.cap) {
+      this.evict()
+    }
+  }
+
+  /** Drops the tenant's instance from the cache; disposes it now if idle, else when released. */
+  refresh(tenant: string): Entry<T> | undefined {
+    const e = this.entries.get(tenant)
+    if (e === undefined) return undefined
+    this.entries.delete(tenant)
+    e.stale = true
+    if (e.refs === 0 && e.pending === null) this.dispose(e)
+    return e
+  }
+
+  /** Resolves once `e` has been disposed (or its creation failed). */
+  whenGone(e: Entry<T>): Promise<void> {
+    if (e.disposed) return Promise.resolve()
+    return new Promise((resolve) => e.waiters.push(resolve))
+  }
+
+  /** Disposes every instance, idle or not (shutdown). */
+  clear(): void {
+    for (const e of [...this.entries.values()]) {
+      this.entries.delete(e.tenant)
+      e.stale = true
+      if (e.pending === null) this.dispose(e)
+    }
+    this.stopReaper()
+  }
+
+  private evict(): void {
+    if (this.entries.size <= this.cap) return
+    for (const e of this.entries.values()) {
+      if (this.entries.size <= this.cap) break
+      if (e.refs === 0 && e.pending === null) {
+        this.entries.delete(e.tenant)
+        e.stale = true
+        this.dispose(e)
+      }
+    }
+  }
+
+  private dispose(e: Entry<T>): void {
+    if (e.disposed) return
+    e.disposed = true
+    const dispose = this.def.dispose
+    if (dispose !== undefined && e.value !== undefined) {
+      let result: void | Promise<void>
+      try {
+        result = dispose(e.value, e.tenant)
+      } catch (error) {
+        result = Promise.reject(error)
+      }
+      if (isPromise(result)) {
+        this.track(result.finally(() => this.wake(e)))
+        return
+      }
+    }
+    this.wake(e)
+  }
+
+  private wake(e: Entry<T>): void {
+    const waiters = e.waiters
+    e.waiters = []
+    for (const w of waiters) w()
+  }
+
+  private startReaper(): void {
+    const idle = this.def.idleTimeoutMs
+    if (idle === undefined || this.reaper !== undefined) return
+    this.reaper = setInterval(() => this.reap(idle), Math.max(10, Math.floor(idle / 2)))
+    this.reaper.unref()
+  }
+
+  private stopReaper(): void {
+    if (this.reaper !== undefined) clearInterval(this.reaper)
+    this.reaper = undefined
+  }
+
+  /** Disposes instances idle for longer than `idle` ms. */
+  reap(idle: number, now = Date.now()): void {
+    for (const e of [...this.entries.values()]) {
+      if (e.refs === 0 && e.pending === null && now - e.lastUsed >= idle) {
+        this.entries.delete(e.tenant)
+        e.stale = true
+        this.dispose(e)
+      }
+    }
+    if (this.entries.size === 0) this.stopReaper()
+  }
+}
+
+function noop(): void {}
+
+/** Thenable check that does not trip on functions or plain objects. */
+export function isPromise<T>(value: unknown): value is Promise<T> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  )
+}

@@ -1,0 +1,411 @@
+import { AsyncLocalStorage } from 'node:async_hooks'
+import {
+  NoTenantError,
+  ResourceNotReadyError,
+  TenancyConfigError,
+  TenantInUseError,
+  TenantSwitchError,
+  UnknownResourceError,
+  UnknownTenantError,
+} from './errors.js'
+import { Frame, Scope } from './frame.js'
+import { createNameValidator, type NamingOptions } from './naming.js'
+import { ResourceCache } from './resource-cache.js'
+import type {
+  ResourceDefinition,
+  ResourceOf,
+  ResourceOverrides,
+  Resources,
+  TenantSource,
+  WithTenantOptions,
+} from './types.js'
+
+/** Resource definitions by name, typed by the app's {@link Resources}. */
+export type ResourceDefinitions = {
+  [K in keyof Resources]?: ResourceDefinition<Resources[K]>
+} & { [name: string]: ResourceDefinition<any> | undefined }
+
+/** Configuration of a {@link Tenancy}. Every field is optional; later calls add to earlier ones. */
+export interface TenancyConfig {
+  /** Resources to define (or redefine: the old instances are disposed). */
+  resources?: ResourceDefinitions
+  /** Where tenants come from; `null` removes the source (every valid name is accepted). */
+  tenants?: TenantSource | null
+  /** The tenant-name rule. */
+  naming?: NamingOptions
+  /** Called with errors thrown by dispose hooks; default: a process warning. */
+  onError?: (error: unknown) => void
+}
+
+/** Options of {@link Tenancy.withEachTenant}. */
+export interface EachTenantOptions {
+  /** How many tenants run at once; default 1. */
+  concurrency?: number
+  /** The tenants to visit; default: the tenant source's `list()`. */
+  tenants?: readonly string[]
+}
+
+type Runner = <R>(fn: () => R) => R
+
+/**
+ * A tenancy: one context variable, the resource registry and the per-tenant caches. The
+ * package's exported functions use one shared default instance; create more for isolation.
+ */
+export class Tenancy {
+  /** The context variable; its value is an immutable {@link Frame}. */
+  readonly als = new AsyncLocalStorage<Frame>()
+  private readonly caches = new Map<string, ResourceCache<any>>()
+  private readonly singletons = new Map<string, unknown>()
+  private eager: ResourceCache<any>[] = []
+  private source: TenantSource | null = null
+  private validate: (name: unknown) => string = createNameValidator()
+  private onError: (error: unknown) => void = defaultOnError
+  private readonly disposals = new Set<Promise<void>>()
+  private readonly track = (p: Promise<void>): void => {
+    const tracked = p
+      .then(noop, (error) => this.onError(error))
+      .finally(() => {
+        this.disposals.delete(tracked)
+      })
+    this.disposals.add(tracked)
+  }
+
+  constructor(config?: TenancyConfig) {
+    if (config !== undefined) this.configure(config)
+  }
+
+  /** Adds resources, sets the tenant source, naming rule or error hook. */
+  configure(config: TenancyConfig): this {
+    if (config.naming !== undefined) this.validate = createNameValidator(config.naming)
+    if (config.tenants !== undefined) this.source = config.tenants
+    if (config.onError !== undefined) this.onError = config.onError
+    for (const [name, def] of Object.entries(config.resources ?? {})) {
+      if (def !== undefined) this.defineResource(name, def)
+    }
+    return this
+  }
+
+  /** Defines (or redefines) one resource. Redefining disposes the old instances. */
+  defineResource<K extends string>(name: K, def: ResourceDefinition<ResourceOf<K>>): void {
+    if (typeof name !== 'string' || name === '')
+      throw new TenancyConfigError('A resource needs a non-empty string name.')
+    if (def.cap !== undefined && !(Number.isInteger(def.cap) && def.cap >= 0))
+      throw new TenancyConfigError(`Resource "${name}": cap must be a whole number >= 0.`)
+    if (def.eager && def.create === undefined)
+      throw new TenancyConfigError(`Resource "${name}" is eager but has no create().`)
+    this.undefine(name)
+    const cache = new ResourceCache<ResourceOf<K>>(name, def, this.track)
+    this.caches.set(name, cache)
+    if (def.eager) this.eager = [...this.eager, cache]
+  }
+
+  /** True when a resource of that name is defined. */
+  hasResource(name: string): boolean {
+    return this.caches.has(name)
+  }
+
+  /** Checks a tenant name against the naming rule; returns it or throws. */
+  validateName(name: unknown): string {
+    return this.validate(name)
+  }
+
+  /** The current tenant, or `undefined` outside any tenant. */
+  currentTenant(): string | undefined {
+    return this.als.getStore()?.tenant
+  }
+
+  /** The current tenant; throws `NoTenantError` outside any tenant. */
+  requireTenant(): string {
+    const tenant = this.als.getStore()?.tenant
+    if (tenant === undefined) throw new NoTenantError('requireTenant()')
+    return tenant
+  }
+
+  /**
+   * Runs `fn` inside `tenant`: validates the name, asks the tenant source, opens the eager
+   * resources, and releases them when `fn` settles. Same-tenant nesting is a no-op.
+   */
+  async withTenant<R>(
+    tenant: string,
+    fn: (tenant: string) => R | PromiseLike<R>,
+    options?: WithTenantOptions,
+  ): Promise<Awaited<R>> {
+    const cur = this.als.getStore()
+    if (cur !== undefined && cur.tenant === tenant) return await fn(tenant)
+    this.validate(tenant)
+    const lock = cur?.lock
+    if (lock !== undefined && lock !== tenant && options?.allowSwitch !== true)
+      throw new TenantSwitchError(lock, tenant)
+    const source = this.source
+    if (source !== null) {
+      let ok = source.exists(tenant)
+      if (typeof ok !== 'boolean') ok = await ok
+      if (!ok) throw new UnknownTenantError(tenant)
+    }
+    const scope = new Scope(tenant)
+    try {
+      if (this.eager.length > 0) await this.openEager(scope)
+      const base = cur === undefined ? null : cur.baseOverrides
+      return await this.als.run(new Frame(tenant, scope, base, base, tenant), fn, tenant)
+    } finally {
+      scope.close()
+    }
+  }
+
+  /** Runs `fn` outside any tenant (fallbacks apply). Overrides made inside a tenant are dropped. */
+  withoutTenant<R>(fn: () => R): R {
+    const cur = this.als.getStore()
+    if (cur === undefined) return fn()
+    const base = cur.baseOverrides
+    return this.als.run(new Frame(undefined, null, base, base, cur.lock), fn)
+  }
+
+  /**
+   * Runs `fn` with some resources replaced. The replacements apply to `fn` and everything it
+   * starts, and are gone afterwards (also when `fn` throws). Made outside a tenant, they also
+   * apply inside tenants entered later; made inside a tenant, they stay with that tenant.
+   */
+  withOverrides<R>(overrides: ResourceOverrides, fn: () => R): R {
+    const values: Record<string, unknown> = Object.create(null)
+    for (const [name, value] of Object.entries(overrides)) {
+      if (value === undefined)
+        throw new TenancyConfigError(
+          `Override of "${name}" is undefined; leave the key out instead.`,
+        )
+      values[name] = value
+    }
+    const cur = this.als.getStore()
+    const merged = cur?.overrides
+      ? Object.assign(Object.create(null), cur.overrides, values)
+      : values
+    if (cur === undefined || cur.tenant === undefined) {
+      return this.als.run(new Frame(undefined, null, merged, merged, cur?.lock), fn)
+    }
+    return this.als.run(new Frame(cur.tenant, cur.scope, merged, cur.baseOverrides, cur.lock), fn)
+  }
+
+  /**
+   * The current value of resource `name`: an override, else the current tenant's instance,
+   * else the singleton fallback. Synchronous; about one `getStore()` when warm.
+   */
+  getResource<K extends string>(name: K): ResourceOf<K> {
+    const frame = this.als.getStore()
+    if (frame !== undefined) {
+      const overrides = frame.overrides
+      if (overrides !== null) {
+        const value = overrides[name]
+        if (value !== undefined) return value as ResourceOf<K>
+      }
+      const scope = frame.scope
+      if (scope !== null) {
+        const value = scope.instances[name]
+        if (value !== undefined) return value as ResourceOf<K>
+        return this.resolveInScope(scope, name) as ResourceOf<K>
+      }
+    }
+    return this.singleton(name) as ResourceOf<K>
+  }
+
+  /** Captures the current frame; the returned runner runs callbacks in it later. */
+  snapshot(): Runner {
+    const frame = this.als.getStore() as Frame
+    return (fn) => this.als.run(frame, fn)
+  }
+
+  /** Wraps `fn` so that it always runs in the frame current now (event listeners, timers). */
+  bind<A extends unknown[], R>(fn: (...args: A) => R): (...args: A) => R {
+    const run = this.snapshot()
+    return function (this: unknown, ...args: A): R {
+      return run(() => fn.apply(this, args))
+    }
+  }
+
+  /**
+   * Drops the tenant's cached instances so the next getters build fresh ones. Idle instances
+   * are disposed before this resolves; ones in use are disposed when their scopes finish
+   * (code already running keeps the instance it has).
+   */
+  async refreshTenant(tenant: string, resourceNames?: readonly string[]): Promise<void> {
+    this.validate(tenant)
+    const gone: Promise<void>[] = []
+    for (const cache of this.selectCaches(resourceNames)) {
+      const entry = cache.refresh(tenant)
+      if (entry !== undefined && entry.refs === 0) gone.push(cache.whenGone(entry))
+    }
+    await Promise.all(gone)
+  }
+
+  /**
+   * Disposes all of the tenant's instances and waits until the ones in use are released
+   * (`TenantInUseError` after `timeoutMs`, default 5000). Used before destroying a tenant.
+   */
+  async releaseTenant(tenant: string, options: { timeoutMs?: number } = {}): Promise<void> {
+    this.validate(tenant)
+    const timeoutMs = options.timeoutMs ?? 5000
+    const gone: Promise<void>[] = []
+    for (const cache of this.caches.values()) {
+      const entry = cache.refresh(tenant)
+      if (entry !== undefined) gone.push(cache.whenGone(entry))
+    }
+    if (gone.length === 0) return
+    if (this.currentTenant() === tenant) throw new TenantInUseError(tenant, 0)
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new TenantInUseError(tenant, timeoutMs)), timeoutMs)
+    })
+    try {
+      await Promise.race([Promise.all(gone), timeout])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** True when the tenant source knows the tenant (always true without a source). */
+  async tenantExists(tenant: string): Promise<boolean> {
+    this.validate(tenant)
+    return this.source === null ? true : await this.source.exists(tenant)
+  }
+
+  /** Ready tenants from the tenant source (empty without a source that can list). */
+  async listTenants(): Promise<string[]> {
+    const list = this.source?.list
+    return list === undefined ? [] : [...(await list.call(this.source))]
+  }
+
+  /**
+   * Runs `fn` once inside each tenant (switching allowed), `concurrency` at a time. Every
+   * tenant is visited even when some fail; failures are thrown together as an AggregateError.
+   */
+  async withEachTenant<R>(
+    fn: (tenant: string) => R | PromiseLike<R>,
+    options: EachTenantOptions = {},
+  ): Promise<Awaited<R>[]> {
+    const tenants = options.tenants ?? (await this.listTenants())
+    const concurrency = Math.max(1, options.concurrency ?? 1)
+    const results: Awaited<R>[] = new Array(tenants.length)
+    const errors: unknown[] = []
+    let next = 0
+    const worker = async (): Promise<void> => {
+      while (next < tenants.length) {
+        const i = next++
+        try {
+          results[i] = await this.withTenant(tenants[i]!, fn, { allowSwitch: true })
+        } catch (error) {
+          errors.push(error)
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(concurrency, tenants.length) }, worker))
+    if (errors.length > 0)
+      throw new AggregateError(errors, `${errors.length} of ${tenants.length} tenants failed`)
+    return results
+  }
+
+  /** Number of cached instances of a resource (for diagnostics and tests). */
+  cachedCount(name: string): number {
+    return this.caches.get(name)?.entries.size ?? 0
+  }
+
+  /** Disposes every instance and singleton and waits for all dispose hooks. */
+  async close(): Promise<void> {
+    for (const name of this.caches.keys()) this.disposeOf(name)
+    while (this.disposals.size > 0) await Promise.all([...this.disposals])
+  }
+
+  /** {@link close}, then forgets every definition, the tenant source and the naming rule. */
+  async reset(): Promise<void> {
+    await this.close()
+    this.caches.clear()
+    this.eager = []
+    this.source = null
+    this.validate = createNameValidator()
+    this.onError = defaultOnError
+  }
+
+  private async openEager(scope: Scope): Promise<void> {
+    for (const cache of this.eager) {
+      const entry = cache.acquire(scope.tenant)
+      scope.hold(cache, entry)
+      if (entry.pending !== null) await entry.pending
+      scope.instances[cache.name] = entry.value
+    }
+  }
+
+  private resolveInScope(scope: Scope, name: string): unknown {
+    const cache = this.caches.get(name)
+    if (cache === undefined) throw new UnknownResourceError(name)
+    if (cache.def.create === undefined) return this.singleton(name)
+    const tenant = scope.tenant
+    // After the scope has finished (a late timer, a stored callback), hand out the instance
+    // without pinning it: nobody would ever release the hold.
+    if (scope.closed) {
+      const existing = cache.entries.get(tenant)
+      if (existing?.value !== undefined) return existing.value
+    }
+    const entry = cache.acquire(tenant)
+    if (scope.closed) cache.release(entry)
+    else scope.hold(cache, entry)
+    if (entry.pending !== null) throw new ResourceNotReadyError(name, tenant)
+    if (!scope.closed) scope.instances[name] = entry.value
+    return entry.value
+  }
+
+  private singleton(name: string): unknown {
+    const existing = this.singletons.get(name)
+    if (existing !== undefined) return existing
+    const cache = this.caches.get(name)
+    if (cache === undefined) throw new UnknownResourceError(name)
+    const { fallback, tenantOnly } = cache.def
+    if (tenantOnly || fallback === undefined)
+      throw new NoTenantError(
+        tenantOnly
+          ? `Resource "${name}" (tenant-only)`
+          : `Resource "${name}" has no singleton fallback, so it`,
+      )
+    const value = fallback()
+    this.singletons.set(name, value)
+    return value
+  }
+
+  private selectCaches(names?: readonly string[]): ResourceCache<any>[] {
+    if (names === undefined) return [...this.caches.values()]
+    return names.map((n) => {
+      const cache = this.caches.get(n)
+      if (cache === undefined) throw new UnknownResourceError(n)
+      return cache
+    })
+  }
+
+  private undefine(name: string): void {
+    if (!this.caches.has(name)) return
+    this.disposeOf(name)
+    this.caches.delete(name)
+    this.eager = this.eager.filter((c) => c.name !== name)
+  }
+
+  private disposeOf(name: string): void {
+    const cache = this.caches.get(name)!
+    cache.clear()
+    if (this.singletons.has(name)) {
+      const value = this.singletons.get(name)
+      this.singletons.delete(name)
+      const dispose = cache.def.dispose
+      if (dispose !== undefined) {
+        try {
+          const result = dispose(value, undefined)
+          if (result) this.track(Promise.resolve(result))
+        } catch (error) {
+          this.onError(error)
+        }
+      }
+    }
+  }
+}
+
+function noop(): void {}
+
+function defaultOnError(error: unknown): void {
+  process.emitWarning(
+    `tenantry: a dispose hook failed: ${error instanceof Error ? error.message : String(error)}`,
+  )
+}
