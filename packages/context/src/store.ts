@@ -1,0 +1,69 @@
+/** Options of {@link TenantStore.createTenant}. */
+export interface CreateTenantOptions {
+  /** Return quietly when the tenant already exists (instead of `TenantExistsError`). */
+  ifNotExists?: boolean
+}
+
+/** What one tenant's migration did. */
+export interface TenantMigrationResult {
+  tenant: string
+  /** Names of the migrations applied now (empty when it was current). */
+  applied: string[]
+  /** Set when the migration failed; the other tenants still run. */
+  error?: unknown
+}
+
+/** Progress of a migrate-all run, reported after each tenant. */
+export interface MigrationProgress {
+  done: number
+  total: number
+  result: TenantMigrationResult
+}
+
+/** Options of {@link TenantStore.migrateAllTenants}. */
+export interface MigrateAllOptions {
+  /** How many tenants migrate at once. */
+  concurrency?: number
+  /** Called after each tenant (success or failure). */
+  onProgress?: (progress: MigrationProgress) => void
+}
+
+/** Facts about one tenant's storage, for operators. */
+export interface TenantInfo {
+  tenant: string
+  /** Where it lives: a file path, a schema name. */
+  location: string
+  /** Bytes on disk, when known. */
+  size?: number
+  /** Names of applied migrations, oldest first. */
+  migrations: string[]
+  /** Names of migrations not yet applied. */
+  pending: string[]
+}
+
+/**
+ * The tenant lifecycle every tenant-database backend implements (SQLite, PostgreSQL), so that
+ * the CLI, the test helpers and applications work with either. It is also a tenant source.
+ */
+export interface TenantStore {
+  /** Creates and fully migrates a tenant; it becomes visible only when ready. */
+  createTenant(tenant: string, options?: CreateTenantOptions): Promise<void>
+  /** Closes this process's handles and deletes the tenant and everything it owns. */
+  destroyTenant(tenant: string): Promise<void>
+  /** True when the tenant exists and is ready. */
+  exists(tenant: string): boolean | Promise<boolean>
+  /** True when the tenant exists and is ready. */
+  tenantExists(tenant: string): Promise<boolean>
+  /** Ready tenants, sorted. */
+  listTenants(): Promise<string[]>
+  /** Ready tenants, sorted (the tenant-source form of {@link listTenants}). */
+  list(): Promise<string[]>
+  /** Applies pending migrations to one tenant. */
+  migrateTenant(tenant: string): Promise<TenantMigrationResult>
+  /** Applies pending migrations to every tenant; one failure does not stop the others. */
+  migrateAllTenants(options?: MigrateAllOptions): Promise<TenantMigrationResult[]>
+  /** Facts about one tenant. */
+  tenantInfo(tenant: string): Promise<TenantInfo>
+  /** Closes every handle and pool this store opened. */
+  close(): Promise<void>
+}
