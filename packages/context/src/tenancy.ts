@@ -143,10 +143,13 @@ export class Tenancy {
       if (!ok) throw new UnknownTenantError(tenant)
     }
     const scope = new Scope(tenant)
+    const base = cur === undefined ? null : cur.baseOverrides
+    const frame = new Frame(tenant, scope, base, base, tenant)
     try {
-      if (this.eager.length > 0) await this.openEager(scope)
-      const base = cur === undefined ? null : cur.baseOverrides
-      return await this.als.run(new Frame(tenant, scope, base, base, tenant), fn, tenant)
+      // Eager resources open inside the new frame, so their factories can use the getters of
+      // resources defined before them (settings read from getDb(), a renderer from settings).
+      if (this.eager.length === 0) return await this.als.run(frame, fn, tenant)
+      return await this.als.run(frame, () => this.enter(scope, fn))
     } finally {
       scope.close()
     }
@@ -322,13 +325,14 @@ export class Tenancy {
     this.onError = defaultOnError
   }
 
-  private async openEager(scope: Scope): Promise<void> {
+  private async enter<R>(scope: Scope, fn: (tenant: string) => R | PromiseLike<R>): Promise<R> {
     for (const cache of this.eager) {
       const entry = cache.acquire(scope.tenant)
       scope.hold(cache, entry)
       if (entry.pending !== null) await entry.pending
       scope.instances[cache.name] = entry.value
     }
+    return await fn(scope.tenant)
   }
 
   private resolveInScope(scope: Scope, name: string): unknown {

@@ -20,7 +20,11 @@ export type ResourceOverrides = { [K in keyof Resources]?: Resources[K] } & {
 
 /** How one resource is made, cached and released. */
 export interface ResourceDefinition<T> {
-  /** Builds the tenant's instance. Absent: the resource is global (always the fallback). */
+  /**
+   * Builds the tenant's instance. It runs inside the tenant's frame, so it may call the getters
+   * of other resources (for eager ones: those defined before it). Absent: the resource is
+   * global (always the fallback).
+   */
   create?: (tenant: string) => T | Promise<T>
   /** Releases an instance (close a database, flush a transport); called exactly once per
    * instance, with `tenant` undefined for the fallback singleton. */
