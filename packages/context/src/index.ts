@@ -7,6 +7,7 @@ import type {
   ResourceDefinition,
   ResourceOf,
   ResourceOverrides,
+  Resources,
   WithTenantOptions,
 } from './types.js'
 
@@ -55,9 +56,9 @@ export function configureTenancy(config: TenancyConfig): Tenancy {
 }
 
 /** Defines (or redefines) one resource on the default tenancy. */
-export function defineResource<K extends string>(
+export function defineResource<K extends string, T = ResourceOf<K>>(
   name: K,
-  definition: ResourceDefinition<ResourceOf<K>>,
+  definition: ResourceDefinition<K extends keyof Resources ? Resources[K] : T>,
 ): void {
   tenancy.defineResource(name, definition)
 }

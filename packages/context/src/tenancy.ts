@@ -86,7 +86,10 @@ export class Tenancy {
   }
 
   /** Defines (or redefines) one resource. Redefining disposes the old instances. */
-  defineResource<K extends string>(name: K, def: ResourceDefinition<ResourceOf<K>>): void {
+  defineResource<K extends string, T = ResourceOf<K>>(
+    name: K,
+    def: ResourceDefinition<K extends keyof Resources ? Resources[K] : T>,
+  ): void {
     if (typeof name !== 'string' || name === '')
       throw new TenancyConfigError('A resource needs a non-empty string name.')
     if (def.cap !== undefined && !(Number.isInteger(def.cap) && def.cap >= 0))
@@ -94,7 +97,7 @@ export class Tenancy {
     if (def.eager && def.create === undefined)
       throw new TenancyConfigError(`Resource "${name}" is eager but has no create().`)
     this.undefine(name)
-    const cache = new ResourceCache<ResourceOf<K>>(name, def, this.track)
+    const cache = new ResourceCache<unknown>(name, def as ResourceDefinition<unknown>, this.track)
     this.caches.set(name, cache)
     if (def.eager) this.eager = [...this.eager, cache]
   }
@@ -347,6 +350,13 @@ export class Tenancy {
       if (existing?.value !== undefined) return existing.value
     }
     const entry = cache.acquire(tenant)
+    if (entry.pending !== null && !cache.def.eager) {
+      // A lazy factory must be synchronous. Fail the same way every time: drop the entry (it is
+      // disposed once it settles) rather than serve it to whoever comes later.
+      cache.release(entry)
+      cache.refresh(tenant)
+      throw new ResourceNotReadyError(name, tenant)
+    }
     if (scope.closed) cache.release(entry)
     else scope.hold(cache, entry)
     if (entry.pending !== null) throw new ResourceNotReadyError(name, tenant)
