@@ -1,0 +1,160 @@
+/**
+ * @tenantry/jobs/bullmq — the BullMQ (Redis) backend: a thin adapter. BullMQ does the queueing
+ * (retries, backoff, delays, stalled-job recovery, concurrency); the adapter only carries the
+ * tenant in the job's data beside the payload and hands each job to the tenant-running worker.
+ */
+import {
+  type Job as BullJob,
+  type ConnectionOptions,
+  type JobsOptions,
+  Queue,
+  UnrecoverableError,
+  Worker,
+  type WorkerOptions,
+} from 'bullmq'
+import type {
+  ConsumeOptions,
+  JobBackend,
+  JobConsumer,
+  JobInfo,
+  JobProcessor,
+  NewJob,
+} from './backend.js'
+import { JobBackendClosedError } from './errors.js'
+
+/** What the adapter stores as a BullMQ job's `data`: the tenant is a field of its own. */
+export interface BullMQJobData {
+  /** Envelope version. */
+  v: 1
+  /** The tenant, or `null` for an untenanted job. */
+  tenant: string | null
+  /** The user payload. */
+  payload: unknown
+}
+
+/** Options of {@link createBullMQBackend}. */
+export interface BullMQBackendOptions {
+  /** Redis connection, e.g. `{ url: process.env.REDIS_URL }`. */
+  connection: ConnectionOptions
+  /** The BullMQ queue name; default `tenantry-jobs`. */
+  queueName?: string
+  /** BullMQ's key prefix; default `bull`. */
+  prefix?: string
+  /**
+   * Extra BullMQ job options for every job (attempts, backoff and delay come from the job).
+   * Default `{ removeOnComplete: true }`.
+   */
+  jobOptions?: Omit<JobsOptions, 'attempts' | 'backoff' | 'delay'>
+  /** Extra BullMQ worker options (`lockDuration`, `stalledInterval`, ...). */
+  workerOptions?: Omit<WorkerOptions, 'connection' | 'prefix' | 'concurrency' | 'autorun'>
+}
+
+/** The BullMQ backend; `queue` is the underlying BullMQ queue (dashboards, admin). */
+export interface BullMQBackend extends JobBackend {
+  /** The BullMQ queue the jobs are stored in. */
+  readonly queue: Queue<BullMQJobData>
+}
+
+/** Creates the BullMQ backend (Redis), for workers on many processes and machines. */
+export function createBullMQBackend(options: BullMQBackendOptions): BullMQBackend {
+  const queueName = options.queueName ?? 'tenantry-jobs'
+  const base = { connection: options.connection, prefix: options.prefix }
+  const queue = new Queue<BullMQJobData>(queueName, base)
+  const jobOptions = options.jobOptions ?? { removeOnComplete: true }
+  const workers = new Set<Worker>()
+  let closed = false
+  const assertOpen = (): void => {
+    if (closed) throw new JobBackendClosedError('bullmq')
+  }
+  const toBull = (job: NewJob) => ({
+    name: job.name,
+    data: { v: 1, tenant: job.tenant, payload: job.payload } as BullMQJobData,
+    opts: {
+      ...jobOptions,
+      attempts: job.attempts,
+      backoff: { type: job.backoff.type, delay: job.backoff.delay },
+      ...(job.delay > 0 ? { delay: job.delay } : {}),
+    } satisfies JobsOptions,
+  })
+
+  return {
+    kind: 'bullmq',
+    queue,
+    async enqueue(job) {
+      assertOpen()
+      const { name, data, opts } = toBull(job)
+      const added = await queue.add(name, data, opts)
+      return added.id!
+    },
+    async enqueueMany(jobs) {
+      assertOpen()
+      const added = await queue.addBulk(jobs.map(toBull))
+      return added.map((j) => j.id!)
+    },
+    consume(processor: JobProcessor, consume: ConsumeOptions): JobConsumer {
+      assertOpen()
+      const worker = new Worker<BullMQJobData>(
+        queueName,
+        async (job: BullJob<BullMQJobData>) => {
+          const data = job.data as Partial<BullMQJobData> | undefined
+          const outcome = await processor({
+            id: job.id!,
+            name: job.name,
+            // A missing or malformed tenant fails the naming check: permanent, never "no tenant".
+            tenant: (data?.tenant === null ? null : data?.tenant) as string | null,
+            payload: data?.payload,
+            attempt: job.attemptsMade + 1,
+            maxAttempts: job.opts.attempts ?? 1,
+          })
+          if (outcome.ok) return
+          if (outcome.permanent) throw new UnrecoverableError(describe(outcome.error))
+          throw outcome.error instanceof Error ? outcome.error : new Error(String(outcome.error))
+        },
+        {
+          ...options.workerOptions,
+          connection: options.connection,
+          prefix: options.prefix,
+          concurrency: consume.concurrency,
+        },
+      )
+      worker.on('error', consume.onError)
+      workers.add(worker)
+      return {
+        async close() {
+          await worker.close()
+          workers.delete(worker)
+        },
+      }
+    },
+    async getJob(id): Promise<JobInfo | undefined> {
+      assertOpen()
+      const job = await queue.getJob(id)
+      if (job === undefined) return undefined
+      const state = await job.getState()
+      const data = job.data as Partial<BullMQJobData> | undefined
+      return {
+        id,
+        name: job.name,
+        tenant: data?.tenant ?? null,
+        state:
+          state === 'completed' || state === 'failed' || state === 'active' ? state : 'waiting',
+        attemptsMade: job.attemptsStarted,
+        lastError: job.failedReason || undefined,
+      }
+    },
+    async close() {
+      if (closed) return
+      await Promise.all([...workers].map((w) => w.close()))
+      closed = true
+      await queue.close()
+    },
+  }
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code
+    return typeof code === 'string' ? `${code}: ${error.message}` : error.message
+  }
+  return String(error)
+}
