@@ -13,6 +13,49 @@ export function nsPerOp(fn: () => unknown, iterations = 1_000_000, rounds = 7): 
   return median(samples)
 }
 
+/**
+ * Nanoseconds per call of `a` and of `b`, measured in alternating rounds so that a noisy
+ * neighbour on the machine slows both alike; medians of `rounds`.
+ */
+export function nsPerOpPair(
+  a: () => unknown,
+  b: () => unknown,
+  iterations = 1_000_000,
+  rounds = 11,
+): [number, number] {
+  const sa: number[] = []
+  const sb: number[] = []
+  for (let i = 0; i < iterations / 10; i++) {
+    a()
+    b()
+  }
+  for (let r = 0; r < rounds; r++) {
+    for (const [fn, out] of [
+      [a, sa],
+      [b, sb],
+    ] as const) {
+      const t0 = process.hrtime.bigint()
+      for (let i = 0; i < iterations; i++) fn()
+      out.push(Number(process.hrtime.bigint() - t0) / iterations)
+    }
+  }
+  return [median(sa), median(sb)]
+}
+
+/** Milliseconds per run of each async function, in alternating rounds; medians. */
+export async function msPerRunEach(fns: (() => Promise<unknown>)[], rounds = 7): Promise<number[]> {
+  for (const fn of fns) await fn()
+  const samples: number[][] = fns.map(() => [])
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < fns.length; i++) {
+      const t0 = process.hrtime.bigint()
+      await fns[i]!()
+      samples[i]!.push(Number(process.hrtime.bigint() - t0) / 1e6)
+    }
+  }
+  return samples.map(median)
+}
+
 /** Milliseconds per run of async `fn`, the median of `rounds` runs (after one warm-up). */
 export async function msPerRun(fn: () => Promise<unknown>, rounds = 5): Promise<number> {
   await fn()

@@ -1,4 +1,4 @@
-import type { Entry, ResourceCache } from './resource-cache.js'
+import type { Entry } from './resource-cache.js'
 
 type Values = Record<string, unknown>
 
@@ -23,25 +23,36 @@ export class Frame {
  * being disposed until the call settles.
  */
 export class Scope {
-  /** Instances already resolved in this scope, by resource name. */
-  instances: Values = Object.create(null)
+  /** Instances already resolved in this scope, by resource slot (see `Tenancy.slotOf`). */
+  instances: unknown[] = []
   closed = false
-  private readonly caches: ResourceCache<unknown>[] = []
-  private readonly entries: Entry<unknown>[] = []
+  // The first hold lives in a field: most scopes hold one instance (the database), and the
+  // warm withTenant path should not allocate an array for it.
+  private first: Entry<unknown> | null = null
+  private more: Entry<unknown>[] | null = null
 
   constructor(readonly tenant: string) {}
 
   /** Records a hold to let go of when the scope closes. */
-  hold(cache: ResourceCache<unknown>, entry: Entry<unknown>): void {
-    this.caches.push(cache)
-    this.entries.push(entry)
+  hold(entry: Entry<unknown>): void {
+    if (this.first === null) this.first = entry
+    else if (this.more === null) this.more = [entry]
+    else this.more.push(entry)
   }
 
   close(): void {
     this.closed = true
-    this.instances = Object.create(null)
-    for (let i = 0; i < this.entries.length; i++) this.caches[i]!.release(this.entries[i]!)
-    this.caches.length = 0
-    this.entries.length = 0
+    this.instances = CLOSED
+    const first = this.first
+    if (first === null) return
+    this.first = null
+    first.cache.release(first)
+    const more = this.more
+    if (more === null) return
+    this.more = null
+    for (let i = 0; i < more.length; i++) more[i]!.cache.release(more[i]!)
   }
 }
+
+/** The instances of every closed scope: always empty (resolveInScope never writes to it). */
+const CLOSED: unknown[] = Object.freeze([]) as unknown as unknown[]

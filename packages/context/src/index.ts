@@ -106,24 +106,16 @@ export function getResource<K extends string>(name: K): ResourceOf<K> {
 }
 
 /** The current tenant's database (resource `db`). */
-export function getDb(): ResourceOf<'db'> {
-  return tenancy.getResource('db')
-}
+export const getDb: () => ResourceOf<'db'> = tenancy.getter('db')
 
 /** The current tenant's file storage (resource `storage`). */
-export function getStorage(): ResourceOf<'storage'> {
-  return tenancy.getResource('storage')
-}
+export const getStorage: () => ResourceOf<'storage'> = tenancy.getter('storage')
 
 /** The current tenant's renderer (resource `renderer`). */
-export function getRenderer(): ResourceOf<'renderer'> {
-  return tenancy.getResource('renderer')
-}
+export const getRenderer: () => ResourceOf<'renderer'> = tenancy.getter('renderer')
 
 /** The current tenant's mailer (resource `mail`). */
-export function getMail(): ResourceOf<'mail'> {
-  return tenancy.getResource('mail')
-}
+export const getMail: () => ResourceOf<'mail'> = tenancy.getter('mail')
 
 /** Captures the current frame; see {@link Tenancy.snapshot}. */
 export function snapshot(): <R>(fn: () => R) => R {

@@ -25,7 +25,10 @@ const UNSAFE = /[/\\\u0000-\u001f\u007f]/
 export function createNameValidator(options: NamingOptions = {}): (name: unknown) => string {
   const rule = options.rule ?? DNS_LABEL
   const maxLength = options.maxLength ?? 63
+  // Names already accepted, so the hot path is a Set lookup rather than a regex; bounded.
+  const accepted = new Set<string>()
   return (name: unknown): string => {
+    if (typeof name === 'string' && accepted.has(name)) return name
     if (typeof name !== 'string') throw new InvalidTenantNameError(name, 'it must be a string')
     if (name.length === 0) throw new InvalidTenantNameError(name, 'it is empty')
     if (name.length > maxLength)
@@ -50,6 +53,8 @@ export function createNameValidator(options: NamingOptions = {}): (name: unknown
           : `it does not match ${rule}`,
       )
     }
+    if (accepted.size >= 4096) accepted.clear()
+    accepted.add(name)
     return name
   }
 }

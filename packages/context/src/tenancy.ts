@@ -10,7 +10,7 @@ import {
 } from './errors.js'
 import { Frame, Scope } from './frame.js'
 import { createNameValidator, type NamingOptions } from './naming.js'
-import { ResourceCache } from './resource-cache.js'
+import { isPromise, ResourceCache } from './resource-cache.js'
 import type {
   ResourceDefinition,
   ResourceOf,
@@ -55,6 +55,8 @@ export class Tenancy {
   /** The context variable; its value is an immutable {@link Frame}. */
   readonly als = new AsyncLocalStorage<Frame>()
   private readonly caches = new Map<string, ResourceCache<any>>()
+  /** Resource name → index in a scope's instance array; stable across redefinitions. */
+  private readonly slots = new Map<string, number>()
   private readonly singletons = new Map<string, unknown>()
   private eager: ResourceCache<any>[] = []
   private source: TenantSource | null = null
@@ -97,7 +99,12 @@ export class Tenancy {
     if (def.eager && def.create === undefined)
       throw new TenancyConfigError(`Resource "${name}" is eager but has no create().`)
     this.undefine(name)
-    const cache = new ResourceCache<unknown>(name, def as ResourceDefinition<unknown>, this.track)
+    const cache = new ResourceCache<unknown>(
+      name,
+      this.slotOf(name),
+      def as ResourceDefinition<unknown>,
+      this.track,
+    )
     this.caches.set(name, cache)
     if (def.eager) this.eager = [...this.eager, cache]
   }
@@ -128,33 +135,30 @@ export class Tenancy {
    * Runs `fn` inside `tenant`: validates the name, asks the tenant source, opens the eager
    * resources, and releases them when `fn` settles. Same-tenant nesting is a no-op.
    */
-  async withTenant<R>(
+  withTenant<R>(
     tenant: string,
     fn: (tenant: string) => R | PromiseLike<R>,
     options?: WithTenantOptions,
   ): Promise<Awaited<R>> {
-    const cur = this.als.getStore()
-    if (cur !== undefined && cur.tenant === tenant) return await fn(tenant)
-    this.validate(tenant)
-    const lock = cur?.lock
-    if (lock !== undefined && lock !== tenant && options?.allowSwitch !== true)
-      throw new TenantSwitchError(lock, tenant)
-    const source = this.source
-    if (source !== null) {
-      let ok = source.exists(tenant)
-      if (typeof ok !== 'boolean') ok = await ok
-      if (!ok) throw new UnknownTenantError(tenant)
-    }
-    const scope = new Scope(tenant)
-    const base = cur === undefined ? null : cur.baseOverrides
-    const frame = new Frame(tenant, scope, base, base, tenant)
+    // Written without async/await: on Node 20 every promise made inside an ALS context costs a
+    // promise-hook round, and the warm path must stay close to a bare als.run.
     try {
-      // Eager resources open inside the new frame, so their factories can use the getters of
-      // resources defined before them (settings read from getDb(), a renderer from settings).
-      if (this.eager.length === 0) return await this.als.run(frame, fn, tenant)
-      return await this.als.run(frame, () => this.enter(scope, fn))
-    } finally {
-      scope.close()
+      const cur = this.als.getStore()
+      if (cur !== undefined && cur.tenant === tenant) return Promise.resolve(fn(tenant))
+      this.validate(tenant)
+      const lock = cur?.lock
+      if (lock !== undefined && lock !== tenant && options?.allowSwitch !== true)
+        throw new TenantSwitchError(lock, tenant)
+      const source = this.source
+      const exists = source === null ? true : source.exists(tenant)
+      if (exists === true) return this.enter(cur, tenant, fn)
+      if (exists === false) throw new UnknownTenantError(tenant)
+      return Promise.resolve(exists).then((ok) => {
+        if (!ok) throw new UnknownTenantError(tenant)
+        return this.enter(cur, tenant, fn)
+      })
+    } catch (error) {
+      return Promise.reject(error)
     }
   }
 
@@ -195,21 +199,44 @@ export class Tenancy {
    * else the singleton fallback. Synchronous; about one `getStore()` when warm.
    */
   getResource<K extends string>(name: K): ResourceOf<K> {
+    return this.read(name, this.slotOf(name)) as ResourceOf<K>
+  }
+
+  /**
+   * A getter for one resource with its slot looked up once: what `getDb()` and friends are
+   * made of, so that a warm read is one `getStore()` plus an array index.
+   */
+  getter<K extends string>(name: K): () => ResourceOf<K> {
+    const slot = this.slotOf(name)
+    return () => this.read(name, slot) as ResourceOf<K>
+  }
+
+  private read(name: string, slot: number): unknown {
     const frame = this.als.getStore()
     if (frame !== undefined) {
       const overrides = frame.overrides
       if (overrides !== null) {
         const value = overrides[name]
-        if (value !== undefined) return value as ResourceOf<K>
+        if (value !== undefined) return value
       }
       const scope = frame.scope
       if (scope !== null) {
-        const value = scope.instances[name]
-        if (value !== undefined) return value as ResourceOf<K>
-        return this.resolveInScope(scope, name) as ResourceOf<K>
+        const value = scope.instances[slot]
+        if (value !== undefined) return value
+        return this.resolveInScope(scope, name)
       }
     }
-    return this.singleton(name) as ResourceOf<K>
+    return this.singleton(name)
+  }
+
+  /** The slot of a resource name, assigned on first use. */
+  private slotOf(name: string): number {
+    let slot = this.slots.get(name)
+    if (slot === undefined) {
+      slot = this.slots.size
+      this.slots.set(name, slot)
+    }
+    return slot
   }
 
   /** Captures the current frame; the returned runner runs callbacks in it later. */
@@ -328,12 +355,68 @@ export class Tenancy {
     this.onError = defaultOnError
   }
 
-  private async enter<R>(scope: Scope, fn: (tenant: string) => R | PromiseLike<R>): Promise<R> {
-    for (const cache of this.eager) {
+  /** Opens the scope, runs `fn` in the tenant's frame, and closes the scope when it settles. */
+  private enter<R>(
+    cur: Frame | undefined,
+    tenant: string,
+    fn: (tenant: string) => R | PromiseLike<R>,
+  ): Promise<Awaited<R>> {
+    const scope = new Scope(tenant)
+    const base = cur === undefined ? null : cur.baseOverrides
+    let result: R | PromiseLike<R>
+    try {
+      // Eager resources open inside the new frame, so their factories can use the getters of
+      // resources defined before them (settings read from getDb(), a renderer from settings).
+      result = this.als.run(new Frame(tenant, scope, base, base, tenant), this.runIn, scope, fn)
+    } catch (error) {
+      scope.close()
+      return Promise.reject(error)
+    }
+    if (!isPromise<Awaited<R>>(result)) {
+      scope.close()
+      return Promise.resolve(result as Awaited<R>)
+    }
+    return result.then(
+      (value) => {
+        scope.close()
+        return value
+      },
+      (error: unknown) => {
+        scope.close()
+        throw error
+      },
+    )
+  }
+
+  private readonly runIn = <R>(
+    scope: Scope,
+    fn: (tenant: string) => R | PromiseLike<R>,
+  ): R | PromiseLike<R> => {
+    const eager = this.eager
+    for (let i = 0; i < eager.length; i++) {
+      const cache = eager[i]!
       const entry = cache.acquire(scope.tenant)
-      scope.hold(cache, entry)
-      if (entry.pending !== null) await entry.pending
-      scope.instances[cache.name] = entry.value
+      scope.hold(entry)
+      if (entry.pending !== null) return this.openRest(scope, i, entry.pending, fn)
+      scope.instances[cache.slot] = entry.value
+    }
+    return fn(scope.tenant)
+  }
+
+  /** The slow path of {@link runIn}: an eager resource is still being created. */
+  private async openRest<R>(
+    scope: Scope,
+    from: number,
+    pending: Promise<unknown>,
+    fn: (tenant: string) => R | PromiseLike<R>,
+  ): Promise<R> {
+    const eager = this.eager
+    scope.instances[eager[from]!.slot] = await pending
+    for (let i = from + 1; i < eager.length; i++) {
+      const cache = eager[i]!
+      const entry = cache.acquire(scope.tenant)
+      scope.hold(entry)
+      scope.instances[cache.slot] = entry.pending === null ? entry.value : await entry.pending
     }
     return await fn(scope.tenant)
   }
@@ -358,9 +441,9 @@ export class Tenancy {
       throw new ResourceNotReadyError(name, tenant)
     }
     if (scope.closed) cache.release(entry)
-    else scope.hold(cache, entry)
+    else scope.hold(entry)
     if (entry.pending !== null) throw new ResourceNotReadyError(name, tenant)
-    if (!scope.closed) scope.instances[name] = entry.value
+    if (!scope.closed) scope.instances[cache.slot] = entry.value
     return entry.value
   }
 
