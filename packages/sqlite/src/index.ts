@@ -1,1 +1,24 @@
-export {}
+/**
+ * @tenantry/sqlite — one SQLite file per tenant through Kysely and better-sqlite3: create,
+ * destroy, list and migrate tenants safely across processes, serve the current tenant's
+ * database through `getDb()`, and run context-bound transactions.
+ */
+export type { SqlLogger } from './connection.js'
+export {
+  AttachRefusedError,
+  MigrationFailedError,
+  PendingMigrationsError,
+  TenantBusyError,
+  TenantExistsError,
+  TenantPathError,
+} from './errors.js'
+export { assertNoFileAccess } from './guard.js'
+export { type BucketingOptions, DEFAULT_BUCKETED_PATH, DEFAULT_PATH } from './layout.js'
+export { type MigrationsOption, stamp as migrationStamp } from './migrations.js'
+export {
+  createTenantDatabases,
+  type EachTenantDbOptions,
+  type TenantDatabases,
+  type TenantDatabasesOptions,
+} from './tenant-databases.js'
+export { type WithTransactionOptions, withTransaction } from './transaction.js'
