@@ -1,0 +1,254 @@
+import {
+  isTenantryError,
+  tenancy as sharedTenancy,
+  type Tenancy,
+  type TenantryError,
+} from '@tenantry/context'
+import type {
+  FastifyBaseLogger,
+  FastifyPluginCallback,
+  FastifyReply,
+  FastifyRequest,
+  HookHandlerDoneFunction,
+  RouteOptions,
+} from 'fastify'
+import fp from 'fastify-plugin'
+import { InvalidTenantRequestError, TenantNotFoundError } from './errors.js'
+import type { TenantResolver } from './resolvers.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The request's tenant (set by `@tenantry/fastify`), `undefined` when untenanted. */
+    tenant: string | undefined
+  }
+  interface FastifyContextConfig {
+    /** `false`: this route never resolves a tenant (health checks, landing page, admin). */
+    tenant?: boolean
+  }
+}
+
+/** Options of the {@link tenantry} plugin. */
+export interface TenantryFastifyOptions {
+  /** Finds the tenant of a request; see `fromSubdomain`, `fromPath`, `fromHeader`, `firstOf`. */
+  resolve: TenantResolver
+  /** The tenancy to enter; default the shared one of `@tenantry/context`. */
+  tenancy?: Tenancy
+  /**
+   * Status for a name the naming rule refuses: 400 (default, code
+   * `TENANTRY_INVALID_TENANT_NAME`) or 404 (answered exactly like an unknown tenant).
+   */
+  invalidNameStatus?: 400 | 404
+  /** Send the tenant back in a response header (`true` = `x-tenant`); off by default. */
+  replyHeader?: boolean | string
+  /** Add `tenant` to the request's logger (`request.log`, `reply.log`); default true. */
+  logBindings?: boolean
+}
+
+type Runner = <R>(fn: () => R) => R
+
+// How long a finished response waits for its onResponse hooks before its scope is released
+// anyway (a failing onResponse hook stops the chain, so our last hook would never run).
+const GRACE_MS = 10_000
+
+/** One request's stay inside its tenant: the runner to re-enter it and the release switch. */
+class RequestScope {
+  /** The onResponse chain has started (so our last onResponse hook is due). */
+  responding = false
+  released = false
+
+  constructor(
+    readonly tenant: string,
+    readonly run: Runner,
+    readonly hasFinalHook: boolean,
+    private readonly release: () => void,
+  ) {}
+
+  finish(): void {
+    if (this.released) return
+    this.released = true
+    this.release()
+  }
+}
+
+const kScope = Symbol('tenantry.fastify.scope')
+const kFinal = Symbol('tenantry.fastify.finalHook')
+
+type WithScope = FastifyRequest & { [kScope]: RequestScope | null }
+type Done = HookHandlerDoneFunction
+type PayloadDone = (err?: Error | null, payload?: unknown) => void
+
+const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options, next) => {
+  if (typeof options?.resolve !== 'function') {
+    next(
+      new TypeError(
+        '@tenantry/fastify needs a `resolve` option, e.g. { resolve: fromSubdomain({ root: "example.com" }) }.',
+      ),
+    )
+    return
+  }
+  const tenancy = options.tenancy ?? sharedTenancy
+  const resolve = options.resolve
+  const invalidAs404 = options.invalidNameStatus === 404
+  const header =
+    options.replyHeader === true
+      ? 'x-tenant'
+      : typeof options.replyHeader === 'string'
+        ? options.replyHeader
+        : undefined
+  const logBindings = options.logBindings !== false
+  const rootLog = fastify.log
+  const allowSwitch = { allowSwitch: true } // a request is a root of work, whatever called inject()
+
+  fastify.decorateRequest('tenant', undefined)
+  fastify.decorateRequest(kScope as unknown as string, null)
+
+  const toHttpError = (error: unknown, name: string): unknown => {
+    if (isTenantryError(error, 'TENANTRY_UNKNOWN_TENANT'))
+      return new TenantNotFoundError(name, { cause: error })
+    if (isTenantryError(error, 'TENANTRY_INVALID_TENANT_NAME'))
+      return invalidAs404
+        ? new TenantNotFoundError(shorten(name), { cause: error })
+        : new InvalidTenantRequestError((error as TenantryError).message, { cause: error })
+    return error
+  }
+
+  const bindLog = (request: FastifyRequest, reply: FastifyReply, tenant: string): void => {
+    const log = request.log as FastifyBaseLogger & { setBindings?: (b: object) => void }
+    if (log === rootLog) return // logging disabled: the "child" is the root itself
+    if (typeof log.setBindings === 'function') {
+      log.setBindings({ tenant }) // pino: extends this request's own child, no second child
+    } else {
+      const child = log.child({ tenant })
+      request.log = child
+      reply.log = child
+    }
+  }
+
+  const enter = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    name: string,
+    hasFinalHook: boolean,
+    done: Done,
+  ): void => {
+    let entered = false
+    tenancy
+      .withTenant(
+        name,
+        (tenant) =>
+          new Promise<void>((release) => {
+            entered = true
+            const scope = new RequestScope(tenant, tenancy.snapshot(), hasFinalHook, release)
+            ;(request as WithScope)[kScope] = scope
+            request.tenant = tenant
+            if (header !== undefined) reply.header(header, tenant)
+            if (logBindings) bindLog(request, reply, tenant)
+            reply.raw.once('close', () => onClose(scope))
+            done() // the rest of the request starts here, inside the tenant's frame
+          }),
+        allowSwitch,
+      )
+      .then(undefined, (error: unknown) => {
+        if (!entered) done(toHttpError(error, name) as Error)
+        else request.log.error({ err: error }, 'tenantry: the request scope failed')
+      })
+  }
+
+  fastify.addHook('onRequest', function onRequest(request, reply, done) {
+    const config = request.routeOptions.config as { tenant?: boolean; [kFinal]?: true }
+    if (config.tenant === false) return done()
+    let found: ReturnType<TenantResolver>
+    try {
+      found = resolve(request)
+    } catch (error) {
+      return done(error as Error)
+    }
+    const hasFinal = config[kFinal] === true
+    if (found === undefined) return done()
+    if (typeof found === 'string') return enter(request, reply, found, hasFinal, done)
+    Promise.resolve(found).then(
+      (name) => (name === undefined ? done() : enter(request, reply, name, hasFinal, done)),
+      done,
+    )
+  })
+
+  // Fastify calls later hooks from wherever the work resumed: body parsing ends in the socket's
+  // 'end' event, onResponse in the response's 'finish', onTimeout in the socket's 'timeout'.
+  // Each phase therefore starts by re-entering the request's frame when it is not current.
+  const inFrame = (scope: RequestScope): boolean => tenancy.currentTenant() === scope.tenant
+  const reenter = (request: FastifyRequest, _reply: FastifyReply, done: Done): void => {
+    const scope = (request as WithScope)[kScope]
+    if (scope === null || inFrame(scope)) done()
+    else scope.run(done)
+  }
+  const reenterPayload = (
+    request: FastifyRequest,
+    _reply: FastifyReply,
+    payload: unknown,
+    done: PayloadDone,
+  ): void => {
+    const scope = (request as WithScope)[kScope]
+    if (scope === null || inFrame(scope)) done(null, payload)
+    else scope.run(() => done(null, payload))
+  }
+
+  fastify.addHook('preParsing', reenterPayload as never)
+  fastify.addHook('preValidation', reenter)
+  fastify.addHook('preHandler', reenter)
+  fastify.addHook('preSerialization', reenterPayload as never)
+  fastify.addHook('onSend', reenterPayload as never)
+  fastify.addHook('onTimeout', reenter)
+  fastify.addHook('onError', (request, reply, _error, done) => reenter(request, reply, done))
+  fastify.addHook('onRequestAbort', (request, done) => {
+    const scope = (request as WithScope)[kScope]
+    if (scope === null || inFrame(scope)) done()
+    else scope.run(done)
+  })
+  fastify.addHook('onResponse', (request, reply, done) => {
+    const scope = (request as WithScope)[kScope]
+    if (scope !== null) scope.responding = true
+    reenter(request, reply, done)
+  })
+
+  // The scope must outlive every onResponse hook, and route-level hooks run after the
+  // instance-level ones: so each route gets a last onResponse hook that releases it.
+  fastify.addHook('onRoute', (route: RouteOptions) => {
+    if ((route.config as { tenant?: boolean } | undefined)?.tenant === false) return
+    const own = route.onResponse
+    route.onResponse = [...(own === undefined ? [] : Array.isArray(own) ? own : [own]), release]
+    route.config = { ...route.config, [kFinal]: true } as typeof route.config
+  })
+
+  next()
+}
+
+function release(request: FastifyRequest, _reply: FastifyReply, done: Done): void {
+  ;(request as WithScope)[kScope]?.finish()
+  done()
+}
+
+// The raw response closes after it finished (then the onResponse hooks may still be running)
+// or when the client went away (then no onResponse hook runs at all).
+function onClose(scope: RequestScope): void {
+  if (scope.released) return
+  if (scope.responding && scope.hasFinalHook) {
+    setTimeout(() => scope.finish(), GRACE_MS).unref()
+  } else {
+    setImmediate(() => scope.finish()) // after onRequestAbort hooks, which run on this event too
+  }
+}
+
+function shorten(name: string): string {
+  return name.length > 63 ? `${name.slice(0, 60)}...` : name
+}
+
+/**
+ * The tenantry plugin for Fastify 5: resolves each request's tenant and runs the whole request
+ * (every later hook, the handler, the reply) inside `withTenant`. Register it before your
+ * routes and other plugins so its hooks run first.
+ *
+ * ```ts
+ * await app.register(tenantry, { resolve: fromSubdomain({ root: 'example.com' }) })
+ * ```
+ */
+export const tenantry = fp(plugin, { fastify: '5.x', name: '@tenantry/fastify' })

@@ -1,0 +1,119 @@
+import type { FastifyRequest } from 'fastify'
+
+/**
+ * Finds the tenant of a request: a name, or `undefined` for an untenanted request (a landing
+ * page, a health check). May be async; a synchronous resolver costs no promise.
+ */
+export type TenantResolver = (
+  request: FastifyRequest,
+) => string | undefined | PromiseLike<string | undefined>
+
+/** Options of {@link fromSubdomain}. */
+export interface SubdomainOptions {
+  /** The domain(s) tenants live under, e.g. `'example.com'` or `['example.com', 'localhost']`. */
+  root: string | readonly string[]
+  /**
+   * With several labels in front of the root (`a.b.example.com`): `'whole'` (default) takes
+   * them all (`'a.b'`, which the default naming rule refuses with 400); `'nearest'` takes the
+   * label next to the root (`'b'`, so `api.acme.example.com` is tenant `acme`).
+   */
+  multiLevel?: 'whole' | 'nearest'
+  /** Prefixes that mean "no tenant" (default `['www']`). */
+  ignore?: readonly string[]
+}
+
+/**
+ * Tenant from the subdomain of the request's host: `acme.example.com:3000` → `acme`. Uses
+ * Fastify's `request.hostname`, which drops the port and reads `X-Forwarded-Host` only when the
+ * server's `trustProxy` trusts the peer. The bare root and hosts outside it are untenanted.
+ */
+export function fromSubdomain(options: SubdomainOptions): TenantResolver {
+  const roots = (typeof options.root === 'string' ? [options.root] : [...options.root]).map(
+    (r) => `.${r.toLowerCase().replace(/^\.+|\.+$/g, '')}`,
+  )
+  if (roots.some((r) => r === '.'))
+    throw new TypeError('fromSubdomain: root must be a domain such as "example.com".')
+  const nearest = options.multiLevel === 'nearest'
+  const ignore = new Set(options.ignore ?? ['www'])
+  return (request) => {
+    let host = request.hostname
+    if (host === '' || host.charCodeAt(0) === 91 /* [ IPv6 literal */) return undefined
+    host = host.toLowerCase()
+    if (host.endsWith('.')) host = host.slice(0, -1)
+    for (const root of roots) {
+      if (host.length > root.length && host.endsWith(root)) {
+        let sub = host.slice(0, host.length - root.length)
+        if (nearest) sub = sub.slice(sub.lastIndexOf('.') + 1)
+        return ignore.has(sub) ? undefined : sub
+      }
+    }
+    return undefined
+  }
+}
+
+/**
+ * Tenant from a path prefix: `fromPath('/t/:tenant')` reads `acme` from `/t/acme/pages`.
+ * Fastify matches routes before any hook runs, so the prefix is not stripped: register the
+ * tenant's routes under it (`app.register(routes, { prefix: '/t/:tenant' })`). Other paths are
+ * untenanted.
+ */
+export function fromPath(pattern: string): TenantResolver {
+  const parts = pattern.split(':tenant')
+  if (parts.length !== 2 || !pattern.startsWith('/'))
+    throw new TypeError(
+      `fromPath: the pattern must start with "/" and contain ":tenant" once, e.g. "/t/:tenant" (got "${pattern}").`,
+    )
+  const [before, after] = parts as [string, string]
+  if (after !== '' && !after.startsWith('/'))
+    throw new TypeError(`fromPath: ":tenant" must be a whole path segment (got "${pattern}").`)
+  const re = new RegExp(`^${escapeRegExp(before)}([^/?#]*)${escapeRegExp(after)}(?:[/?#]|$)`)
+  return (request) => {
+    const m = re.exec(request.url)
+    if (m === null) return undefined
+    const raw = m[1]!
+    if (raw === '') return undefined
+    if (raw.indexOf('%') === -1) return raw
+    try {
+      return decodeURIComponent(raw)
+    } catch {
+      return raw // malformed escapes: the naming rule refuses the raw text
+    }
+  }
+}
+
+/** Tenant from a request header, e.g. `fromHeader('x-tenant')` (for APIs behind a gateway). */
+export function fromHeader(name: string): TenantResolver {
+  const key = name.toLowerCase()
+  return (request) => {
+    const value = request.headers[key]
+    const v = Array.isArray(value) ? value[0] : value
+    return v === undefined || v === '' ? undefined : v
+  }
+}
+
+/**
+ * Tries resolvers in order and returns the first name found, e.g.
+ * `firstOf(fromSubdomain({ root }), fromPath('/t/:tenant'))`. Synchronous resolvers stay
+ * synchronous.
+ */
+export function firstOf(...resolvers: TenantResolver[]): TenantResolver {
+  const step = (
+    request: FastifyRequest,
+    i: number,
+  ): string | undefined | PromiseLike<string | undefined> => {
+    for (; i < resolvers.length; i++) {
+      const r = resolvers[i]!(request)
+      if (r !== undefined && typeof r !== 'string') {
+        const next = i + 1
+        return Promise.resolve(r).then((v) => (v === undefined ? step(request, next) : v))
+      }
+      if (r !== undefined) return r
+    }
+    return undefined
+  }
+  return (request) => step(request, 0)
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}

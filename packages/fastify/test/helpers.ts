@@ -1,0 +1,77 @@
+import { createTenancy, type Tenancy } from '@tenantry/context'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { type TenantryFastifyOptions, tenantry } from '../src/index.js'
+
+/** A per-tenant test resource whose creations and disposals are observable. */
+export interface Probe {
+  tenant: string
+  id: number
+}
+
+export interface Harness {
+  tenancy: Tenancy
+  created: string[]
+  disposed: string[]
+  existsCalls: string[]
+  /** The app, with the plugin registered (add routes, then `ready`). */
+  app: FastifyInstance
+}
+
+/** An isolated tenancy with an in-memory tenant source and a `probe` resource. */
+export function makeTenancy(names: readonly string[] = ['acme', 'globex', 'initech']) {
+  const known = new Set(names)
+  const created: string[] = []
+  const disposed: string[] = []
+  const existsCalls: string[] = []
+  let ids = 0
+  const tenancy = createTenancy({
+    tenants: {
+      exists: (t) => {
+        existsCalls.push(t)
+        return known.has(t)
+      },
+      list: () => [...known].sort(),
+    },
+    resources: {
+      probe: {
+        create: (tenant): Probe => {
+          created.push(tenant)
+          return { tenant, id: ++ids }
+        },
+        dispose: (p) => {
+          disposed.push((p as Probe).tenant)
+        },
+      },
+    },
+  })
+  return { tenancy, created, disposed, existsCalls }
+}
+
+/** A Fastify app with the plugin on an isolated tenancy. */
+export async function makeApp(
+  plugin: Omit<TenantryFastifyOptions, 'tenancy'>,
+  server: FastifyServerOptions = {},
+  names?: readonly string[],
+): Promise<Harness> {
+  const t = makeTenancy(names)
+  const app = Fastify(server)
+  await app.register(tenantry, { ...plugin, tenancy: t.tenancy })
+  return { ...t, app }
+}
+
+/** A promise with its resolve function outside. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void
+  const promise = new Promise<T>((r) => {
+    resolve = r
+  })
+  return { promise, resolve }
+}
+
+/** What a hook saw: the current tenant and the tenant of the `probe` resource. */
+export function seen(tenancy: Tenancy): string {
+  const tenant = tenancy.currentTenant()
+  if (tenant === undefined) return 'none'
+  const probe = tenancy.getResource('probe') as Probe
+  return probe.tenant === tenant ? tenant : `MISMATCH(${tenant}/${probe.tenant})`
+}

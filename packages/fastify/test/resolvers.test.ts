@@ -1,0 +1,131 @@
+import Fastify, { type FastifyRequest } from 'fastify'
+import { describe, expect, it } from 'vitest'
+import { firstOf, fromHeader, fromPath, fromSubdomain, type TenantResolver } from '../src/index.js'
+
+// Runs a resolver on a real Fastify request (so request.hostname has Fastify 5's semantics).
+async function resolveWith(
+  resolver: TenantResolver,
+  inject: { url?: string; headers?: Record<string, string> },
+  trustProxy = false,
+): Promise<string | undefined> {
+  const app = Fastify({ trustProxy })
+  let result: string | undefined | null = null
+  app.get('/*', async (request: FastifyRequest) => {
+    result = await resolver(request)
+    return 'ok'
+  })
+  await app.inject({ method: 'GET', url: inject.url ?? '/', headers: inject.headers })
+  await app.close()
+  if (result === null) throw new Error('handler did not run')
+  return result
+}
+
+describe('fromSubdomain', () => {
+  const r = fromSubdomain({ root: 'example.com' })
+
+  it('reads the label in front of the root, without the port', async () => {
+    expect(await resolveWith(r, { headers: { host: 'acme.example.com' } })).toBe('acme')
+    expect(await resolveWith(r, { headers: { host: 'acme.example.com:3000' } })).toBe('acme')
+    expect(await resolveWith(r, { headers: { host: 'ACME.Example.COM.' } })).toBe('acme')
+  })
+
+  it('is untenanted on the bare root, www, other hosts and IP literals', async () => {
+    for (const host of ['example.com', 'www.example.com', 'other.org', 'notexample.com']) {
+      expect(await resolveWith(r, { headers: { host } }), host).toBeUndefined()
+    }
+    expect(await resolveWith(r, { headers: { host: '127.0.0.1:8080' } })).toBeUndefined()
+    expect(await resolveWith(r, { headers: { host: '[::1]:8080' } })).toBeUndefined()
+  })
+
+  it('takes all leading labels by default, or the nearest one', async () => {
+    const host = { host: 'api.acme.example.com' }
+    expect(await resolveWith(r, { headers: host })).toBe('api.acme')
+    const nearest = fromSubdomain({ root: 'example.com', multiLevel: 'nearest' })
+    expect(await resolveWith(nearest, { headers: host })).toBe('acme')
+  })
+
+  it('accepts several roots', async () => {
+    const both = fromSubdomain({ root: ['example.com', 'localhost'] })
+    expect(await resolveWith(both, { headers: { host: 'acme.localhost:3000' } })).toBe('acme')
+    expect(await resolveWith(both, { headers: { host: 'globex.example.com' } })).toBe('globex')
+  })
+
+  it('reads X-Forwarded-Host only when trustProxy is on', async () => {
+    const headers = { host: 'internal.lan', 'x-forwarded-host': 'acme.example.com' }
+    expect(await resolveWith(r, { headers }, false)).toBeUndefined()
+    expect(await resolveWith(r, { headers }, true)).toBe('acme')
+    const spoof = { host: 'acme.example.com', 'x-forwarded-host': 'globex.example.com' }
+    expect(await resolveWith(r, { headers: spoof }, false)).toBe('acme')
+  })
+
+  it('refuses a root that is not a domain', () => {
+    expect(() => fromSubdomain({ root: '.' })).toThrow(/root/)
+  })
+})
+
+describe('fromPath', () => {
+  const r = fromPath('/t/:tenant')
+
+  it('reads the segment and ignores other paths', async () => {
+    expect(await resolveWith(r, { url: '/t/acme/pages/1' })).toBe('acme')
+    expect(await resolveWith(r, { url: '/t/acme' })).toBe('acme')
+    expect(await resolveWith(r, { url: '/t/acme?x=1' })).toBe('acme')
+    expect(await resolveWith(r, { url: '/t/' })).toBeUndefined()
+    expect(await resolveWith(r, { url: '/tx/acme' })).toBeUndefined()
+    expect(await resolveWith(r, { url: '/health' })).toBeUndefined()
+  })
+
+  it('decodes percent-escapes (the naming rule then judges the result)', async () => {
+    expect(await resolveWith(r, { url: '/t/ac%6De/x' })).toBe('acme')
+    expect(await resolveWith(r, { url: '/t/a%2Fb/x' })).toBe('a/b')
+    // Fastify's router refuses malformed escapes itself; the resolver must not throw on them.
+    expect(r({ url: '/t/%E0%A4%A/x' } as FastifyRequest)).toBe('%E0%A4%A')
+  })
+
+  it('supports text after the parameter', async () => {
+    const w = fromPath('/wikis/:tenant/api')
+    expect(await resolveWith(w, { url: '/wikis/acme/api/pages' })).toBe('acme')
+    expect(await resolveWith(w, { url: '/wikis/acme/other' })).toBeUndefined()
+  })
+
+  it('refuses patterns without a whole :tenant segment', () => {
+    expect(() => fromPath('/t/')).toThrow(/:tenant/)
+    expect(() => fromPath('t/:tenant')).toThrow(/start with/)
+    expect(() => fromPath('/t/:tenant-x')).toThrow(/whole path segment/)
+  })
+})
+
+describe('fromHeader and firstOf', () => {
+  it('reads a header, empty means none', async () => {
+    const r = fromHeader('X-Tenant')
+    expect(await resolveWith(r, { headers: { 'x-tenant': 'acme' } })).toBe('acme')
+    expect(await resolveWith(r, { headers: { 'x-tenant': '' } })).toBeUndefined()
+    expect(await resolveWith(r, {})).toBeUndefined()
+  })
+
+  it('returns the first result, synchronously when it can', async () => {
+    const calls: string[] = []
+    const a: TenantResolver = () => {
+      calls.push('a')
+      return undefined
+    }
+    const b: TenantResolver = async () => {
+      calls.push('b')
+      return undefined
+    }
+    const c: TenantResolver = () => {
+      calls.push('c')
+      return 'acme'
+    }
+    const d: TenantResolver = () => {
+      calls.push('d')
+      return 'never'
+    }
+    const fake = {} as FastifyRequest
+    expect(firstOf(a, c, d)(fake)).toBe('acme') // no promise
+    expect(await firstOf(a, b, c, d)(fake)).toBe('acme')
+    expect(calls).toEqual(['a', 'c', 'a', 'b', 'c'])
+    expect(firstOf(a)(fake)).toBeUndefined()
+    expect(await firstOf(b)(fake)).toBeUndefined()
+  })
+})
