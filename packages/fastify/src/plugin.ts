@@ -50,11 +50,16 @@ type Runner = <R>(fn: () => R) => R
 // anyway (a failing onResponse hook stops the chain, so our last hook would never run).
 const GRACE_MS = 10_000
 
-/** One request's stay inside its tenant: the runner to re-enter it and the release switch. */
+/**
+ * One request's stay inside its tenant: the runner to re-enter it, and what still holds it
+ * open (the response until its last onResponse hook, an async handler until it settles).
+ */
 class RequestScope {
   /** The onResponse chain has started (so our last onResponse hook is due). */
   responding = false
-  released = false
+  /** The response part is done (finished and through onResponse, or aborted). */
+  responded = false
+  private holds = 1
 
   constructor(
     readonly tenant: string,
@@ -63,10 +68,20 @@ class RequestScope {
     private readonly release: () => void,
   ) {}
 
+  /** Keeps the scope open until {@link drop} (an async handler still running). */
+  hold(): void {
+    this.holds++
+  }
+
+  readonly drop = (): void => {
+    if (--this.holds === 0) this.release()
+  }
+
+  /** The response is over; the scope closes once nothing else holds it. */
   finish(): void {
-    if (this.released) return
-    this.released = true
-    this.release()
+    if (this.responded) return
+    this.responded = true
+    this.drop()
   }
 }
 
@@ -217,6 +232,18 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
     const own = route.onResponse
     route.onResponse = [...(own === undefined ? [] : Array.isArray(own) ? own : [own]), release]
     route.config = { ...route.config, [kFinal]: true } as typeof route.config
+    // A handler may still be working after the client went away: keep its tenant's
+    // resources pinned until it settles, not just until the socket closes.
+    const handler = route.handler
+    route.handler = function tenantScopedHandler(this: unknown, request, reply) {
+      const result = handler.call(this as never, request, reply) as unknown
+      const scope = (request as WithScope)[kScope]
+      if (scope !== null && isThenable(result)) {
+        scope.hold()
+        result.then(scope.drop, scope.drop)
+      }
+      return result as never
+    }
   })
 
   next()
@@ -230,12 +257,20 @@ function release(request: FastifyRequest, _reply: FastifyReply, done: Done): voi
 // The raw response closes after it finished (then the onResponse hooks may still be running)
 // or when the client went away (then no onResponse hook runs at all).
 function onClose(scope: RequestScope): void {
-  if (scope.released) return
+  if (scope.responded) return
   if (scope.responding && scope.hasFinalHook) {
     setTimeout(() => scope.finish(), GRACE_MS).unref()
   } else {
     setImmediate(() => scope.finish()) // after onRequestAbort hooks, which run on this event too
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as PromiseLike<unknown>).then === 'function'
+  )
 }
 
 function shorten(name: string): string {

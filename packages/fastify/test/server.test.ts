@@ -1,0 +1,93 @@
+import { request as httpRequest } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterEach, describe, expect, it } from 'vitest'
+import { fromSubdomain } from '../src/index.js'
+import { deferred, type Harness, makeApp, type Probe, seen } from './helpers.js'
+
+// Client aborts and socket timeouts need a real socket: fastify.inject has neither.
+
+let h: Harness
+afterEach(async () => {
+  await h?.app.close()
+  await h?.tenancy.close()
+})
+
+/** Starts a GET for acme on the real socket; returns the client request (to abort it). */
+function startGet(path: string) {
+  const { port } = h.app.server.address() as AddressInfo
+  const req = httpRequest({
+    host: '127.0.0.1',
+    port,
+    path,
+    headers: { host: `acme.example.com:${port}` },
+  })
+  const closed = new Promise<void>((resolve) => req.on('close', () => resolve()))
+  req.on('error', () => {}) // the abort itself
+  req.end()
+  return { req, closed }
+}
+
+describe('a real server', () => {
+  it('keeps the scope through a client abort until the handler settles', async () => {
+    h = await makeApp({ resolve: fromSubdomain({ root: 'example.com' }) })
+    const events: string[] = []
+    const inHandler = deferred()
+    const aborted = deferred()
+    const finishHandler = deferred()
+    h.app.addHook('onRequestAbort', (_req, done) => {
+      events.push(`onRequestAbort sees ${seen(h.tenancy)}`)
+      aborted.resolve()
+      done()
+    })
+    h.app.get('/slow', async () => {
+      const probe = h.tenancy.getResource('probe') as Probe
+      inHandler.resolve()
+      await finishHandler.promise
+      events.push(`handler after abort sees ${seen(h.tenancy)} (${probe.tenant})`)
+      return 'late'
+    })
+    await h.app.listen({ host: '127.0.0.1', port: 0 })
+    const { req, closed } = startGet('/slow')
+    await inHandler.promise
+    req.destroy()
+    await closed
+    await aborted.promise
+    const released = h.tenancy.releaseTenant('acme').then(() => {
+      events.push(`released, disposed ${h.disposed.join(',')}`)
+    })
+    events.push('handler may finish')
+    finishHandler.resolve()
+    await released
+    expect(events).toEqual([
+      'onRequestAbort sees acme',
+      'handler may finish',
+      'handler after abort sees acme (acme)',
+      'released, disposed acme',
+    ])
+  })
+
+  it('runs onTimeout inside the tenant and releases the scope afterwards', async () => {
+    h = await makeApp(
+      { resolve: fromSubdomain({ root: 'example.com' }) },
+      { connectionTimeout: 200 },
+    )
+    const timedOut = deferred<string>()
+    const finishHandler = deferred()
+    h.app.addHook('onTimeout', (_req, _reply, done) => {
+      timedOut.resolve(seen(h.tenancy))
+      done()
+    })
+    h.app.get('/hang', async () => {
+      h.tenancy.getResource('probe')
+      await finishHandler.promise
+      return 'late'
+    })
+    await h.app.listen({ host: '127.0.0.1', port: 0 })
+    const { closed } = startGet('/hang')
+    expect(await timedOut.promise).toBe('acme')
+    await closed // the server drops the connection after the timeout
+    finishHandler.resolve()
+    await h.tenancy.releaseTenant('acme')
+    expect(h.disposed).toEqual(['acme'])
+  })
+})
