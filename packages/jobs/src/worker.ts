@@ -74,6 +74,7 @@ export function createWorker(options: WorkerOptions): Worker {
     byName.set(job.name, job)
   }
   const baseLogger = options.logger ?? silentLogger
+  const logging = options.logger !== undefined
   const listeners: { [E in keyof WorkerEvents]: Set<WorkerEvents[E]> } = {
     completed: new Set(),
     failed: new Set(),
@@ -96,8 +97,12 @@ export function createWorker(options: WorkerOptions): Worker {
 
   const perform = async (env: JobEnvelope): Promise<JobOutcome> => {
     running++
-    const fields = env.tenant === null ? {} : { tenant: env.tenant }
-    const log = withFields(baseLogger.child({ jobId: env.id, job: env.name }), fields)
+    const log = logging
+      ? withFields(
+          baseLogger.child({ jobId: env.id, job: env.name }),
+          env.tenant === null ? {} : { tenant: env.tenant },
+        )
+      : silentLogger
     try {
       const job = byName.get(env.name)
       if (job === undefined) throw new UnknownJobError(env.name)
@@ -117,7 +122,7 @@ export function createWorker(options: WorkerOptions): Worker {
         env.tenant === null
           ? await tenancy.withoutTenant(run)
           : await tenancy.withTenant(tenancy.validateName(env.tenant), run, { allowSwitch: true })
-      log.debug({ attempt: env.attempt }, 'job completed')
+      if (logging) log.debug({ attempt: env.attempt }, 'job completed')
       emit('completed', env, result)
       return { ok: true }
     } catch (error) {
