@@ -1,0 +1,23 @@
+import { TenantryError } from '@tenantry/context'
+
+/** A settings update was refused: unknown key, wrong type, or the app's `validate` said no. */
+export class SettingsValidationError extends TenantryError {
+  /** The offending key, when one key is to blame. */
+  readonly key: string | undefined
+
+  constructor(message: string, key?: string) {
+    super('TENANTRY_SETTINGS_INVALID', message)
+    this.key = key
+  }
+}
+
+/** The tenant database has no `tenantry_settings` table: the migration was not added. */
+export class SettingsTableError extends TenantryError {
+  constructor(tenant: string, options?: ErrorOptions) {
+    super(
+      'TENANTRY_SETTINGS_TABLE',
+      `Tenant "${tenant}" has no ${'tenantry_settings'} table. Add settingsMigrations from @tenantry/settings to your tenant migrations and migrate the tenant.`,
+      options,
+    )
+  }
+}
