@@ -1,1 +1,21 @@
-export {}
+/**
+ * @tenantry/postgres — the tenant-database interface of `@tenantry/sqlite` on PostgreSQL: one
+ * schema per tenant, one shared `pg.Pool`, queries scoped with Kysely's `withSchema`, a tenant
+ * registry, per-schema migrations and advisory locks.
+ */
+export {
+  MigrationFailedError,
+  PendingMigrationsError,
+  SchemaNameError,
+  TenantBusyError,
+  TenantExistsError,
+} from './errors.js'
+export { type MigrationsOption, stamp as migrationStamp } from './migrations.js'
+export { MAX_IDENTIFIER_BYTES, quoteIdent, schemaFor } from './naming.js'
+export {
+  createPostgresTenantDatabases,
+  type EachTenantDbOptions,
+  type PostgresTenantDatabases,
+  type PostgresTenantDatabasesOptions,
+} from './tenant-databases.js'
+export { type WithTransactionOptions, withTransaction } from './transaction.js'

@@ -1,0 +1,224 @@
+import {
+  type DatabaseIntrospector,
+  type DatabaseMetadata,
+  type DatabaseMetadataOptions,
+  type Kysely,
+  Kysely as KyselyClass,
+  type Migration,
+  type MigrationProvider,
+  type MigrationResultSet,
+  Migrator,
+  PostgresAdapter,
+  PostgresDialect,
+  type PostgresPool,
+  type SchemaMetadata,
+  sql,
+  type TableMetadata,
+} from 'kysely'
+import type pg from 'pg'
+import { MigrationFailedError } from './errors.js'
+
+/** Migrations: a record of Kysely migrations by name, or any Kysely `MigrationProvider`. */
+export type MigrationsOption = Record<string, Migration> | MigrationProvider
+
+/** Where one migration set keeps its bookkeeping tables. */
+export interface MigrationTables {
+  /** Kysely's `migrationTableName`. */
+  table?: string
+  /** Kysely's `migrationLockTableName`. */
+  lockTable?: string
+}
+
+/**
+ * Kysely's PostgresAdapter takes one session-level advisory lock with a fixed id for every
+ * migration in the database, which would serialise all tenants (and the app's own migrator).
+ * The store already holds the tenant's transaction-level advisory lock, so this one is a no-op.
+ */
+class TenantLockedAdapter extends PostgresAdapter {
+  override async acquireMigrationLock(): Promise<void> {}
+  override async releaseMigrationLock(): Promise<void> {}
+}
+
+/**
+ * The Migrator checks for its tables by introspecting every table of every schema (kysely
+ * #1313, #1707): with thousands of tenant schemas that costs seconds per tenant. This one sees
+ * only the schema being migrated.
+ */
+class SchemaIntrospector implements DatabaseIntrospector {
+  constructor(
+    private readonly db: Kysely<any>,
+    private readonly schema: string,
+  ) {}
+
+  async getSchemas(): Promise<SchemaMetadata[]> {
+    const { rows } = await sql<{
+      nspname: string
+    }>`select nspname from pg_catalog.pg_namespace where nspname = ${this.schema}`.execute(this.db)
+    return rows.map((r) => ({ name: r.nspname }))
+  }
+
+  async getTables(_options?: DatabaseMetadataOptions): Promise<TableMetadata[]> {
+    const { rows } = await sql<{
+      table: string
+      kind: string
+      column: string
+      type: string
+      type_schema: string
+      not_null: boolean
+      has_default: boolean
+    }>`select c.relname as table, c.relkind as kind, a.attname as column, t.typname as type,
+        tn.nspname as type_schema, a.attnotnull as not_null, a.atthasdef as has_default
+      from pg_catalog.pg_class c
+      join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+      join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+      join pg_catalog.pg_type t on t.oid = a.atttypid
+      join pg_catalog.pg_namespace tn on tn.oid = t.typnamespace
+      where n.nspname = ${this.schema} and c.relkind in ('r', 'v', 'p')
+      order by c.relname, a.attnum`.execute(this.db)
+    const tables = new Map<
+      string,
+      TableMetadata & { columns: TableMetadata['columns'][number][] }
+    >()
+    for (const r of rows) {
+      let t = tables.get(r.table)
+      if (t === undefined) {
+        t = { name: r.table, schema: this.schema, isView: r.kind === 'v', columns: [] }
+        tables.set(r.table, t)
+      }
+      t.columns.push({
+        name: r.column,
+        dataType: r.type,
+        dataTypeSchema: r.type_schema,
+        isNullable: !r.not_null,
+        hasDefaultValue: r.has_default,
+        isAutoIncrementing: false,
+      })
+    }
+    return [...tables.values()]
+  }
+
+  async getMetadata(options?: DatabaseMetadataOptions): Promise<DatabaseMetadata> {
+    return { tables: await this.getTables(options) }
+  }
+}
+
+class SchemaDialect extends PostgresDialect {
+  constructor(
+    pool: PostgresPool,
+    private readonly schema: string,
+  ) {
+    super({ pool })
+  }
+  override createAdapter(): PostgresAdapter {
+    return new TenantLockedAdapter()
+  }
+  override createIntrospector(db: Kysely<any>): DatabaseIntrospector {
+    return new SchemaIntrospector(db, this.schema)
+  }
+}
+
+/**
+ * A Kysely bound to one checked-out client (already inside the caller's transaction) and to
+ * `schema`: what the Migrator runs on, so schema creation, every migration and the registry
+ * update commit or roll back together.
+ */
+export function kyselyOnClient(client: pg.PoolClient, schema: string): Kysely<any> {
+  const borrowed = {
+    query: client.query.bind(client),
+    release() {}, // the caller owns the client
+  }
+  const pool: PostgresPool = {
+    connect: async () => borrowed as never,
+    end: async () => {},
+  }
+  return new KyselyClass<any>({ dialect: new SchemaDialect(pool, schema) }).withSchema(schema)
+}
+
+/** Normalises {@link MigrationsOption} into a provider. */
+function toProvider(migrations: MigrationsOption): MigrationProvider {
+  if (typeof (migrations as MigrationProvider).getMigrations === 'function')
+    return migrations as MigrationProvider
+  const record = migrations as Record<string, Migration>
+  return { getMigrations: async () => record }
+}
+
+/**
+ * One migration set and its version stamp: a 31-bit hash of the sorted migration names, kept in
+ * the registry row. A tenant whose stamp matches is current without reading its migration
+ * table; any other value sends the opener to Kysely's `Migrator` for the details.
+ */
+export class MigrationSet {
+  readonly provider: MigrationProvider
+  /** The stamp, once known. */
+  cached: number | undefined
+  private pendingVersion: Promise<number> | undefined
+
+  constructor(
+    migrations: MigrationsOption,
+    private readonly tables: MigrationTables = {},
+  ) {
+    this.provider = toProvider(migrations)
+    if (typeof (migrations as MigrationProvider).getMigrations !== 'function')
+      this.cached = stamp(Object.keys(migrations))
+  }
+
+  /** The stamp of the current migration set. */
+  version(): number | Promise<number> {
+    if (this.cached !== undefined) return this.cached
+    this.pendingVersion ??= this.provider.getMigrations().then((m) => {
+      this.cached = stamp(Object.keys(m))
+      return this.cached
+    })
+    return this.pendingVersion
+  }
+
+  private migrator(client: pg.PoolClient, schema: string): Migrator {
+    return new Migrator({
+      db: kyselyOnClient(client, schema),
+      provider: this.provider,
+      // Both are needed: withSchema places the migrations' tables, migrationTableSchema the
+      // Migrator's own (kysely #648).
+      migrationTableSchema: schema,
+      migrationTableName: this.tables.table,
+      migrationLockTableName: this.tables.lockTable,
+      // The caller's transaction wraps the whole run (schema, migrations, registry row).
+      disableTransactions: true,
+    })
+  }
+
+  /** Names of applied and pending migrations in `schema`. */
+  async status(
+    client: pg.PoolClient,
+    schema: string,
+  ): Promise<{ applied: string[]; pending: string[] }> {
+    const infos = await this.migrator(client, schema).getMigrations()
+    return {
+      applied: infos.filter((m) => m.executedAt !== undefined).map((m) => m.name),
+      pending: infos.filter((m) => m.executedAt === undefined).map((m) => m.name),
+    }
+  }
+
+  /** Applies every pending migration on `client` (inside the caller's transaction). */
+  async migrate(client: pg.PoolClient, schema: string, who: string): Promise<string[]> {
+    const { error, results }: MigrationResultSet = await this.migrator(
+      client,
+      schema,
+    ).migrateToLatest()
+    if (error !== undefined) {
+      const failed = results?.find((r) => r.status === 'Error')?.migrationName
+      throw new MigrationFailedError(who, failed, error)
+    }
+    return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
+  }
+}
+
+/** FNV-1a over the names, folded to a positive 31-bit integer that is never 0. */
+export function stamp(names: readonly string[]): number {
+  let h = 0x811c9dc5
+  const text = [...names].sort().join('\n')
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i)
+    h = Math.imul(h, 0x01000193)
+  }
+  return h >>> 1 || 1
+}

@@ -1,0 +1,23 @@
+// The shared TenantStore contract of @tenantry/sqlite, run against PostgreSQL. It also runs
+// sqlite's withTransaction on this backend: that helper works on any Kysely.
+
+import { describeTenantStoreContract } from '../../sqlite/test/store-contract.js'
+import { createPostgresTenantDatabases } from '../src/index.js'
+import { DATABASE_URL, runPrefix, SKIP } from './helpers.js'
+
+const run = runPrefix()
+
+describeTenantStoreContract(
+  'postgres',
+  ({ tenancy, migrations, namespace, migrateOnOpen }) =>
+    createPostgresTenantDatabases({
+      connectionString: DATABASE_URL,
+      migrations,
+      tenancy,
+      migrateOnOpen,
+      schemaPrefix: `${run}${namespace}_`,
+      registrySchema: `${run}registry`,
+      poolMax: 10,
+    }),
+  { skip: SKIP },
+)
