@@ -9,6 +9,12 @@ export type TenantryErrorCode =
   | 'TENANTRY_RESOURCE_NOT_READY'
   | 'TENANTRY_TENANT_IN_USE'
   | 'TENANTRY_CONFIG'
+  | 'TENANTRY_TENANT_EXISTS'
+  | 'TENANTRY_PENDING_MIGRATIONS'
+  | 'TENANTRY_MIGRATION_FAILED'
+  | 'TENANTRY_TENANT_BUSY'
+  | 'TENANTRY_ATTACH_REFUSED'
+  | 'TENANTRY_TENANT_PATH'
   | (string & {})
 
 /** Base class of every tenantry error: a message that says what to do and a stable `code`. */
