@@ -1,0 +1,278 @@
+import { Readable } from 'node:stream'
+import {
+  tenancy as defaultTenancy,
+  type ResourceOverrides,
+  currentTenant as sharedCurrentTenant,
+  type Tenancy,
+  TenantryError,
+} from '@tenantry/context'
+import {
+  checkKey,
+  type Storage,
+  type StorageData,
+  StorageNotFoundError,
+  type StorageStat,
+} from '@tenantry/storage'
+import { aroundEach } from 'vitest'
+
+// --- mail ------------------------------------------------------------------------------------
+
+/** A message given to {@link FakeMailer.send}: the usual nodemailer fields, loosely typed. */
+export interface FakeMailMessage {
+  from?: unknown
+  to?: unknown
+  cc?: unknown
+  bcc?: unknown
+  replyTo?: unknown
+  subject?: string
+  text?: unknown
+  html?: unknown
+  headers?: unknown
+  [field: string]: unknown
+}
+
+/** One message captured by a {@link FakeMailer}. */
+export interface SentMail extends FakeMailMessage {
+  /** The tenant that was current when it was sent (`undefined` outside any tenant). */
+  tenant: string | undefined
+  /** Recipients (to, cc, bcc) as plain addresses. */
+  recipients: string[]
+}
+
+/** Options of {@link fakeMailer}. */
+export interface FakeMailerOptions {
+  /** Default sender; default `test@example.com`. */
+  from?: string
+  /** Template of {@link FakeMailer.tenantUrl}; default `https://{tenant}.example.test`. */
+  baseUrl?: string
+  /** Make `send` reject with this error (to test failure paths). */
+  failWith?: Error
+}
+
+/**
+ * A mailer for tests: `send()` keeps messages in {@link FakeMailer.outbox} instead of
+ * delivering them, recording the tenant each was sent from. Install it with `withOverrides`
+ * (or {@link useOverrides}); it mimics `TenantMailer`'s `send` and `tenantUrl`.
+ */
+export class FakeMailer {
+  /** Messages in sending order. */
+  readonly outbox: SentMail[] = []
+  private readonly options: FakeMailerOptions
+
+  constructor(options: FakeMailerOptions = {}) {
+    this.options = options
+  }
+
+  /** Records a message; resolves with a nodemailer-like info object. */
+  async send(message: FakeMailMessage): Promise<{ messageId: string; accepted: string[] }> {
+    if (this.options.failWith !== undefined) throw this.options.failWith
+    const recipients = [message.to, message.cc, message.bcc].flatMap(addresses)
+    this.outbox.push({
+      from: this.options.from ?? 'test@example.com',
+      ...message,
+      tenant: sharedCurrentTenant(),
+      recipients,
+    })
+    return { messageId: `<fake-${this.outbox.length}@tenantry.test>`, accepted: recipients }
+  }
+
+  /** An absolute link into the current tenant's site, from `baseUrl`. */
+  tenantUrl(path = '/'): string {
+    const tenant = sharedCurrentTenant() ?? 'no-tenant'
+    const base = (this.options.baseUrl ?? 'https://{tenant}.example.test').replace(
+      '{tenant}',
+      tenant,
+    )
+    return `${base.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`
+  }
+
+  /** The latest message, or `undefined`. */
+  last(): SentMail | undefined {
+    return this.outbox.at(-1)
+  }
+
+  /** Messages sent to `address` (in to, cc or bcc). */
+  sentTo(address: string): SentMail[] {
+    const a = address.toLowerCase()
+    return this.outbox.filter((m) => m.recipients.includes(a))
+  }
+
+  /** Forgets every message. */
+  clear(): void {
+    this.outbox.length = 0
+  }
+}
+
+/** A new {@link FakeMailer}; use it as the `mail` override. */
+export function fakeMailer(options?: FakeMailerOptions): FakeMailer {
+  return new FakeMailer(options)
+}
+
+function addresses(value: unknown): string[] {
+  if (value === undefined || value === null || value === '') return []
+  if (Array.isArray(value)) return value.flatMap(addresses)
+  if (typeof value === 'object' && 'address' in value)
+    return [String((value as { address: unknown }).address).toLowerCase()]
+  return String(value)
+    .split(',')
+    .map((part) => {
+      const angle = /<([^>]+)>/.exec(part)
+      return (angle?.[1] ?? part).trim().toLowerCase()
+    })
+    .filter((s) => s !== '')
+}
+
+// --- storage ---------------------------------------------------------------------------------
+
+interface MemoryFile {
+  data: Buffer
+  modified: Date
+}
+
+/**
+ * `@tenantry/storage`'s {@link Storage} in memory, with the same key rules (`checkKey`): a
+ * key that `LocalStorage` would refuse is refused here too.
+ */
+export class MemoryStorage implements Storage {
+  private readonly files = new Map<string, MemoryFile>()
+
+  async put(key: string, data: StorageData): Promise<void> {
+    const k = checkKey(key)
+    this.files.set(k, { data: await collect(data), modified: new Date() })
+  }
+
+  async get(key: string): Promise<Buffer> {
+    return Buffer.from(this.file(key).data)
+  }
+
+  async getStream(key: string): Promise<Readable> {
+    return Readable.from([Buffer.from(this.file(key).data)])
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return this.files.delete(checkKey(key))
+  }
+
+  async list(prefix = ''): Promise<string[]> {
+    const p = checkKey(prefix, { prefix: true })
+    return [...this.files.keys()].filter((k) => k.startsWith(p)).sort()
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return this.files.has(checkKey(key))
+  }
+
+  async stat(key: string): Promise<StorageStat> {
+    const f = this.file(key)
+    return { size: f.data.length, modified: f.modified }
+  }
+
+  /** Every stored key and its content as UTF-8 text (for assertions). */
+  snapshot(): Record<string, string> {
+    const out: Record<string, string> = {}
+    for (const k of [...this.files.keys()].sort()) out[k] = this.files.get(k)!.data.toString('utf8')
+    return out
+  }
+
+  private file(key: string): MemoryFile {
+    const k = checkKey(key)
+    const f = this.files.get(k)
+    if (f === undefined) throw new StorageNotFoundError(k)
+    return f
+  }
+}
+
+/** A new, empty {@link MemoryStorage}; use it as the `storage` override. */
+export function memoryStorage(): MemoryStorage {
+  return new MemoryStorage()
+}
+
+async function collect(data: StorageData): Promise<Buffer> {
+  if (typeof data === 'string') return Buffer.from(data, 'utf8')
+  if (data instanceof Uint8Array) return Buffer.from(data)
+  const chunks: Buffer[] = []
+  for await (const chunk of data as AsyncIterable<Uint8Array | string>)
+    chunks.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk))
+  return Buffer.concat(chunks)
+}
+
+// --- renderer --------------------------------------------------------------------------------
+
+/** One call recorded by a {@link SpyRenderer}. */
+export interface RenderCall<A extends unknown[], R> {
+  /** The arguments given to `render`. */
+  args: A
+  /** What `render` returned. */
+  result: R
+  /** The tenant current at the call. */
+  tenant: string | undefined
+}
+
+/**
+ * A renderer that records every call of `render` (arguments, result, tenant) and delegates to
+ * an implementation (default: returns its first argument unchanged).
+ */
+export class SpyRenderer<A extends unknown[] = [source: string], R = string> {
+  /** Calls in order. */
+  readonly calls: RenderCall<A, R>[] = []
+  private readonly impl: (...args: A) => R
+
+  constructor(impl?: (...args: A) => R) {
+    this.impl = impl ?? ((...args: A) => args[0] as R)
+  }
+
+  /** Renders through the implementation and records the call. */
+  render(...args: A): R {
+    const result = this.impl(...args)
+    this.calls.push({ args, result, tenant: sharedCurrentTenant() })
+    return result
+  }
+
+  /** Forgets every call. */
+  clear(): void {
+    this.calls.length = 0
+  }
+}
+
+/** A new {@link SpyRenderer}; use it as the `renderer` override. */
+export function spyRenderer<A extends unknown[] = [source: string], R = string>(
+  impl?: (...args: A) => R,
+): SpyRenderer<A, R> {
+  return new SpyRenderer<A, R>(impl)
+}
+
+// --- installing ------------------------------------------------------------------------------
+
+/**
+ * Installs fresh mocks around each test of the current file or `describe`: `make()` runs
+ * before every test, its result is applied with `withOverrides` around the test (and its
+ * hooks), and is gone afterwards. The returned getter gives the current test's mocks.
+ *
+ * ```ts
+ * const mocks = useOverrides(() => ({ mail: fakeMailer(), storage: memoryStorage() }))
+ * test('sends', async () => { await signUp(); expect(mocks().mail.outbox).toHaveLength(1) })
+ * ```
+ */
+export function useOverrides<O extends ResourceOverrides>(
+  make: () => O,
+  options: { tenancy?: Tenancy } = {},
+): () => O {
+  const tenancy = options.tenancy ?? defaultTenancy
+  let current: O | undefined
+  aroundEach(async (runTest) => {
+    current = make()
+    try {
+      await tenancy.withOverrides(current, () => runTest())
+    } finally {
+      current = undefined
+    }
+  })
+  return () => {
+    if (current === undefined)
+      throw new TenantryError(
+        'TENANTRY_TESTING_NO_TEST',
+        'useOverrides(): the mocks exist only while a test of this suite runs; read them inside the test body or its hooks.',
+      )
+    return current
+  }
+}

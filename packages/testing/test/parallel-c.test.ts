@@ -1,0 +1,3 @@
+import { parallelSuite } from './parallel.js'
+
+parallelSuite('file c')
