@@ -31,7 +31,11 @@ export class Scope {
   private first: Entry<unknown> | null = null
   private more: Entry<unknown>[] | null = null
 
-  constructor(readonly tenant: string) {}
+  constructor(
+    readonly tenant: string,
+    /** The tenant's refresh generation when the scope opened (see `Tenancy.refreshTenant`). */
+    readonly generation: number,
+  ) {}
 
   /** Records a hold to let go of when the scope closes. */
   hold(entry: Entry<unknown>): void {

@@ -38,8 +38,12 @@ export class ResourceCache<T> {
     return this.def.cap ?? 50
   }
 
-  /** Takes a hold on the tenant's instance, creating it if needed. */
-  acquire(tenant: string): Entry<T> {
+  /**
+   * Takes a hold on the tenant's instance, creating it if needed. A `transient` instance (made
+   * for a scope that predates a refresh, from data that may be stale) is never cached: it is
+   * disposed when its holder lets go.
+   */
+  acquire(tenant: string, transient = false): Entry<T> {
     let e = this.entries.get(tenant)
     if (e !== undefined) {
       // A counter, not Map re-insertion: the warm path stays a lookup and two writes; the
@@ -82,6 +86,10 @@ export class ResourceCache<T> {
       entry.pending.catch(noop)
     } else {
       e.value = created
+    }
+    if (transient) {
+      e.stale = true
+      return e
     }
     this.entries.set(tenant, e)
     this.evict()
@@ -132,7 +140,11 @@ export class ResourceCache<T> {
     while (this.entries.size > this.cap) {
       let oldest: Entry<T> | undefined
       for (const e of this.entries.values()) {
-        if (e.refs === 0 && e.pending === null && (oldest === undefined || e.touched < oldest.touched))
+        if (
+          e.refs === 0 &&
+          e.pending === null &&
+          (oldest === undefined || e.touched < oldest.touched)
+        )
           oldest = e
       }
       if (oldest === undefined) return // every instance is in use: stay over the cap for now

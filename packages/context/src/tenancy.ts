@@ -55,6 +55,8 @@ export class Tenancy {
   /** The context variable; its value is an immutable {@link Frame}. */
   readonly als = new AsyncLocalStorage<Frame>()
   private readonly caches = new Map<string, ResourceCache<any>>()
+  /** Tenant → how many times it was refreshed; scopes older than that build uncached instances. */
+  private readonly generations = new Map<string, number>()
   /** Resource name → index in a scope's instance array; stable across redefinitions. */
   private readonly slots = new Map<string, number>()
   private readonly singletons = new Map<string, unknown>()
@@ -229,6 +231,10 @@ export class Tenancy {
     return this.singleton(name)
   }
 
+  private bumpGeneration(tenant: string): void {
+    this.generations.set(tenant, (this.generations.get(tenant) ?? 0) + 1)
+  }
+
   /** The slot of a resource name, assigned on first use. */
   private slotOf(name: string): number {
     let slot = this.slots.get(name)
@@ -260,6 +266,7 @@ export class Tenancy {
    */
   async refreshTenant(tenant: string, resourceNames?: readonly string[]): Promise<void> {
     this.validate(tenant)
+    this.bumpGeneration(tenant)
     const gone: Promise<void>[] = []
     for (const cache of this.selectCaches(resourceNames)) {
       const entry = cache.refresh(tenant)
@@ -275,6 +282,7 @@ export class Tenancy {
   async releaseTenant(tenant: string, options: { timeoutMs?: number } = {}): Promise<void> {
     this.validate(tenant)
     const timeoutMs = options.timeoutMs ?? 5000
+    this.bumpGeneration(tenant)
     const gone: Promise<void>[] = []
     for (const cache of this.caches.values()) {
       const entry = cache.refresh(tenant)
@@ -361,7 +369,7 @@ export class Tenancy {
     tenant: string,
     fn: (tenant: string) => R | PromiseLike<R>,
   ): Promise<Awaited<R>> {
-    const scope = new Scope(tenant)
+    const scope = new Scope(tenant, this.generations.get(tenant) ?? 0)
     const base = cur === undefined ? null : cur.baseOverrides
     let result: R | PromiseLike<R>
     try {
@@ -432,7 +440,10 @@ export class Tenancy {
       const existing = cache.entries.get(tenant)
       if (existing?.value !== undefined) return existing.value
     }
-    const entry = cache.acquire(tenant)
+    // A scope that opened before a refresh of its tenant may still read the old settings: what
+    // it builds now must not be cached as if it were fresh.
+    const outdated = scope.generation !== (this.generations.get(tenant) ?? 0)
+    const entry = cache.acquire(tenant, outdated)
     if (entry.pending !== null && !cache.def.eager) {
       // A lazy factory must be synchronous. Fail the same way every time: drop the entry (it is
       // disposed once it settles) rather than serve it to whoever comes later.

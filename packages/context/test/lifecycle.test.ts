@@ -202,6 +202,39 @@ describe('refresh and release', () => {
     expect(c.created).toEqual(['a', 'b', 'a'])
   })
 
+  it('a scope older than a refresh builds uncached instances (no stale renderer is cached)', async () => {
+    const t = tenancyWith(['a'])
+    let version = 1
+    const built: number[] = []
+    const disposed: number[] = []
+    t.defineResource('settings', { eager: true, create: async () => ({ version }) })
+    t.defineResource('renderer', {
+      create: () => {
+        const v = (t.getResource('settings') as { version: number }).version
+        built.push(v)
+        return { version: v }
+      },
+      dispose: (r) => void disposed.push((r as { version: number }).version),
+    })
+    const oldEntered = deferred()
+    const refreshed = deferred()
+    const old = t.withTenant('a', async () => {
+      oldEntered.resolve()
+      await refreshed.promise
+      // First use of the renderer in an old scope, after the settings changed.
+      return (t.getResource('renderer') as { version: number }).version
+    })
+    await oldEntered.promise
+    version = 2
+    await t.refreshTenant('a')
+    refreshed.resolve()
+    expect(await old).toBe(1) // the old request stays consistent with its own settings...
+    expect(disposed).toEqual([1]) // ...but what it built was not cached,
+    const fresh = await t.withTenant('a', () => t.getResource('renderer'))
+    expect(fresh).toEqual({ version: 2 }) // so the next request builds from the new settings.
+    expect(built).toEqual([1, 2])
+  })
+
   it('refreshTenant can target some resources only', async () => {
     const t = tenancyWith(['a'])
     const db = counting()
