@@ -1,0 +1,172 @@
+import { configureTenancy, type TenantStore, withTenant } from '@tenantry/context'
+import { mailResource, type Outbox } from '@tenantry/mail'
+import { createPostgresTenantDatabases } from '@tenantry/postgres'
+import { defineSettings, type SettingsDefinition } from '@tenantry/settings'
+import { createTenantDatabases } from '@tenantry/sqlite'
+import { destroyTenantFiles, localStorageResource } from '@tenantry/storage'
+import { type WikiDB, wikiMigrations } from './migrations.js'
+import {
+  createRenderer,
+  settingsDefaults,
+  validateSettings,
+  type WikiSettings,
+} from './renderer.js'
+import { wikiDb, wikiSettings } from './resources.js'
+
+/** Where wikis live: the one thing that differs between SQLite and PostgreSQL. */
+export interface WikiStoreOptions {
+  /** Data folder: SQLite files (default backend) and every wiki's attachments. */
+  dataDir: string
+  /** A PostgreSQL connection string: use one schema per wiki instead of SQLite files. */
+  databaseUrl?: string
+  /** Prefix of the wikis' PostgreSQL schemas; default `wiki_`. */
+  schemaPrefix?: string
+}
+
+/** A tenant store (SQLite or PostgreSQL) that can register itself and be closed. */
+export interface WikiStore extends TenantStore {
+  /** `sqlite` or `postgres`, for the start-up banner. */
+  readonly kind: 'sqlite' | 'postgres'
+  /** Registers resource `db` and the store as the tenant source. */
+  install(): unknown
+  /** Closes every handle (files, the pool). */
+  close(): Promise<void>
+}
+
+/**
+ * Builds the tenant store. This is the only place the backend shows: both stores implement
+ * the same `TenantStore` and serve a `Kysely<WikiDB>` through `getDb()`, so routes never know.
+ */
+export function createWikiStore(options: WikiStoreOptions): WikiStore {
+  if (options.databaseUrl !== undefined && options.databaseUrl !== '') {
+    const store = createPostgresTenantDatabases<WikiDB>({
+      connectionString: options.databaseUrl,
+      migrations: wikiMigrations,
+      schemaPrefix: options.schemaPrefix ?? 'wiki_',
+    })
+    return Object.assign(store, { kind: 'postgres' as const })
+  }
+  const store = createTenantDatabases<WikiDB>({ root: options.dataDir, migrations: wikiMigrations })
+  return Object.assign(store, { kind: 'sqlite' as const })
+}
+
+/** Options of {@link configureWiki}. */
+export interface ConfigureWikiOptions {
+  /** The store from {@link createWikiStore}. */
+  store: WikiStore
+  /** Data folder of the attachments (`dataDir/tenants/{tenant}/files`). */
+  dataDir: string
+  /** Every wiki's mail lands here (the demo delivers nothing). */
+  outbox: Outbox
+  /** Links in mails, e.g. `http://{tenant}.localhost:3000`. */
+  publicUrl: string
+}
+
+/**
+ * Registers the wiki's per-tenant resources on the shared tenancy, in dependency order: `db`
+ * (the store), `settings` (eager, read from `db`), then the lazy `renderer` and `mail` built
+ * from the settings, and `storage`. Settings name `renderer` and `mail` as dependents, so an
+ * update rebuilds them on the tenant's next request, without a restart.
+ */
+export function configureWiki(options: ConfigureWikiOptions): SettingsDefinition<WikiSettings> {
+  options.store.install()
+  const settings = defineSettings<WikiSettings>({
+    defaults: settingsDefaults,
+    dependents: ['renderer', 'mail'],
+    validate: validateSettings,
+  })
+  configureTenancy({
+    resources: {
+      settings,
+      renderer: { create: () => createRenderer(wikiSettings()), tenantOnly: true },
+      mail: mailResource({
+        settings: (tenant) => ({
+          from: { name: wikiSettings().title, address: `wiki@${tenant}.localhost` },
+          baseUrl: options.publicUrl,
+        }),
+        outbox: options.outbox,
+      }),
+      storage: localStorageResource({ root: options.dataDir }),
+    },
+  })
+  return settings
+}
+
+/** The welcome page every new wiki starts with. */
+export function welcomePage(tenant: string): { title: string; body: string } {
+  return {
+    title: 'Welcome',
+    body: [
+      `# Welcome to the ${tenant} wiki`,
+      '',
+      `This page lives in **${tenant}**'s own database; no other wiki can see it.`,
+      '',
+      '- Edit it, or create a new page from the list.',
+      '- Change the title or the allowed HTML on the *settings* page: it applies at once.',
+      '- Every save sends a notification: see the *outbox*.',
+      '',
+      'Raw HTML is filtered by the settings: <mark>this is highlighted</mark> only when `mark` is allowed.',
+    ].join('\n'),
+  }
+}
+
+/**
+ * Creates a wiki: its database (migrated), its settings and a welcome page. A failure after
+ * the database exists destroys it again, so the admin never lists a half-made wiki.
+ */
+export async function createWiki(
+  store: WikiStore,
+  settings: SettingsDefinition<WikiSettings>,
+  tenant: string,
+): Promise<void> {
+  await store.createTenant(tenant)
+  try {
+    const title = `${tenant.charAt(0).toUpperCase()}${tenant.slice(1)} wiki`
+    await settings.updateFor(tenant, { title, notify: `editors@${tenant}.example.com` })
+    await withTenant(
+      tenant,
+      async () => {
+        const { title: pageTitle, body } = welcomePage(tenant)
+        const now = new Date().toISOString()
+        const db = wikiDb()
+        await db
+          .insertInto('pages')
+          .values({
+            slug: 'welcome',
+            title: pageTitle,
+            body,
+            revision: 1,
+            created_at: now,
+            updated_at: now,
+          })
+          .execute()
+        await db
+          .insertInto('revisions')
+          .values({
+            slug: 'welcome',
+            revision: 1,
+            title: pageTitle,
+            body,
+            summary: 'created',
+            created_at: now,
+          })
+          .execute()
+      },
+      { allowSwitch: true },
+    )
+  } catch (error) {
+    await store.destroyTenant(tenant).catch(() => {})
+    throw error
+  }
+}
+
+/** Destroys a wiki: its database (after in-flight requests finish), files and sent mail. */
+export async function destroyWiki(
+  store: WikiStore,
+  options: { dataDir: string; outbox: Outbox },
+  tenant: string,
+): Promise<void> {
+  await store.destroyTenant(tenant)
+  await destroyTenantFiles(options.dataDir, tenant)
+  options.outbox.clear(tenant)
+}
