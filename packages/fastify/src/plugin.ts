@@ -55,25 +55,29 @@ const GRACE_MS = 10_000
  * open (the response until its last onResponse hook, an async handler until it settles).
  */
 class RequestScope {
+  tenant = ''
+  run: Runner = runDirectly
   /** The onResponse chain has started (so our last onResponse hook is due). */
   responding = false
   /** The response part is done (finished and through onResponse, or aborted). */
   responded = false
   private holds = 1
+  private release: () => void = noop
 
-  constructor(
-    readonly tenant: string,
-    readonly run: Runner,
-    readonly hasFinalHook: boolean,
-    private readonly release: () => void,
-  ) {}
+  constructor(readonly hasFinalHook: boolean) {}
 
-  /** Keeps the scope open until {@link drop} (an async handler still running). */
+  open(tenant: string, run: Runner, release: () => void): void {
+    this.tenant = tenant
+    this.run = run
+    this.release = release
+  }
+
+  /** Keeps the scope open until `drop` (an async handler still running). */
   hold(): void {
     this.holds++
   }
 
-  readonly drop = (): void => {
+  drop(): void {
     if (--this.holds === 0) this.release()
   }
 
@@ -83,14 +87,34 @@ class RequestScope {
     this.responded = true
     this.drop()
   }
+
+  // The raw response closes after it finished (then the onResponse hooks may still be running)
+  // or when the client went away (then no onResponse hook runs at all).
+  onClose(): void {
+    if (this.responded) return
+    if (this.responding && this.hasFinalHook) {
+      setTimeout(() => this.finish(), GRACE_MS).unref()
+    } else {
+      setImmediate(() => this.finish()) // after onRequestAbort hooks, which run on this event too
+    }
+  }
 }
+
+type ScopedResponse = FastifyReply['raw'] & { [kScope]?: RequestScope }
+
+// One listener function for every response (no closure per request).
+function onResponseClose(this: ScopedResponse): void {
+  this[kScope]?.onClose()
+}
+
+const runDirectly: Runner = (fn) => fn()
+function noop(): void {}
 
 const kScope = Symbol('tenantry.fastify.scope')
 const kFinal = Symbol('tenantry.fastify.finalHook')
 
 type WithScope = FastifyRequest & { [kScope]: RequestScope | null }
 type Done = HookHandlerDoneFunction
-type PayloadDone = (err?: Error | null, payload?: unknown) => void
 
 const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options, next) => {
   if (typeof options?.resolve !== 'function') {
@@ -146,25 +170,25 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
     hasFinalHook: boolean,
     done: Done,
   ): void => {
-    let entered = false
+    const scope = new RequestScope(hasFinalHook)
     tenancy
       .withTenant(
         name,
         (tenant) =>
           new Promise<void>((release) => {
-            entered = true
-            const scope = new RequestScope(tenant, tenancy.snapshot(), hasFinalHook, release)
+            scope.open(tenant, tenancy.snapshot(), release)
             ;(request as WithScope)[kScope] = scope
             request.tenant = tenant
             if (header !== undefined) reply.header(header, tenant)
             if (logBindings) bindLog(request, reply, tenant)
-            reply.raw.once('close', () => onClose(scope))
+            ;(reply.raw as ScopedResponse)[kScope] = scope
+            reply.raw.on('close', onResponseClose)
             done() // the rest of the request starts here, inside the tenant's frame
           }),
         allowSwitch,
       )
       .then(undefined, (error: unknown) => {
-        if (!entered) done(toHttpError(error, name) as Error)
+        if (scope.tenant === '') done(toHttpError(error, name) as Error)
         else request.log.error({ err: error }, 'tenantry: the request scope failed')
       })
   }
@@ -187,31 +211,21 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
     )
   })
 
-  // Fastify calls later hooks from wherever the work resumed: body parsing ends in the socket's
-  // 'end' event, onResponse in the response's 'finish', onTimeout in the socket's 'timeout'.
-  // Each phase therefore starts by re-entering the request's frame when it is not current.
+  // Fastify resumes a request from events of its own: body parsing ends in the socket's 'end'
+  // event (then preValidation runs), onResponse runs in the response's 'finish', onTimeout in
+  // the socket's 'timeout', onRequestAbort in the request's 'close', and errors raised there
+  // (a malformed body) go through onError. Those phases start by re-entering the request's
+  // frame. The others follow one of them in the same call chain (preParsing after onRequest,
+  // preHandler after preValidation, preSerialization and onSend after the handler's send), so
+  // they are in the frame already: a hook there costs every request and buys nothing.
   const inFrame = (scope: RequestScope): boolean => tenancy.currentTenant() === scope.tenant
   const reenter = (request: FastifyRequest, _reply: FastifyReply, done: Done): void => {
     const scope = (request as WithScope)[kScope]
     if (scope === null || inFrame(scope)) done()
     else scope.run(done)
   }
-  const reenterPayload = (
-    request: FastifyRequest,
-    _reply: FastifyReply,
-    payload: unknown,
-    done: PayloadDone,
-  ): void => {
-    const scope = (request as WithScope)[kScope]
-    if (scope === null || inFrame(scope)) done(null, payload)
-    else scope.run(() => done(null, payload))
-  }
 
-  fastify.addHook('preParsing', reenterPayload as never)
   fastify.addHook('preValidation', reenter)
-  fastify.addHook('preHandler', reenter)
-  fastify.addHook('preSerialization', reenterPayload as never)
-  fastify.addHook('onSend', reenterPayload as never)
   fastify.addHook('onTimeout', reenter)
   fastify.addHook('onError', (request, reply, _error, done) => reenter(request, reply, done))
   fastify.addHook('onRequestAbort', (request, done) => {
@@ -240,7 +254,10 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
       const scope = (request as WithScope)[kScope]
       if (scope !== null && isThenable(result)) {
         scope.hold()
-        result.then(scope.drop, scope.drop)
+        result.then(
+          () => scope.drop(),
+          () => scope.drop(),
+        )
       }
       return result as never
     }
@@ -252,17 +269,6 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
 function release(request: FastifyRequest, _reply: FastifyReply, done: Done): void {
   ;(request as WithScope)[kScope]?.finish()
   done()
-}
-
-// The raw response closes after it finished (then the onResponse hooks may still be running)
-// or when the client went away (then no onResponse hook runs at all).
-function onClose(scope: RequestScope): void {
-  if (scope.responded) return
-  if (scope.responding && scope.hasFinalHook) {
-    setTimeout(() => scope.finish(), GRACE_MS).unref()
-  } else {
-    setImmediate(() => scope.finish()) // after onRequestAbort hooks, which run on this event too
-  }
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -24,8 +24,8 @@ export interface SubdomainOptions {
 
 /**
  * Tenant from the subdomain of the request's host: `acme.example.com:3000` → `acme`. Uses
- * Fastify's `request.hostname`, which drops the port and reads `X-Forwarded-Host` only when the
- * server's `trustProxy` trusts the peer. The bare root and hosts outside it are untenanted.
+ * Fastify 5's `request.host`, which reads `X-Forwarded-Host` only when the server's
+ * `trustProxy` trusts the peer, and drops the port. The bare root and hosts outside it are untenanted.
  */
 export function fromSubdomain(options: SubdomainOptions): TenantResolver {
   const roots = (typeof options.root === 'string' ? [options.root] : [...options.root]).map(
@@ -36,8 +36,12 @@ export function fromSubdomain(options: SubdomainOptions): TenantResolver {
   const nearest = options.multiLevel === 'nearest'
   const ignore = new Set(options.ignore ?? ['www'])
   return (request) => {
-    let host = request.hostname
+    // request.host is Fastify 5's Host (or X-Forwarded-Host when trustProxy trusts the peer);
+    // cutting the port here is request.hostname without its split().
+    let host = request.host
     if (host === '' || host.charCodeAt(0) === 91 /* [ IPv6 literal */) return undefined
+    const colon = host.indexOf(':')
+    if (colon !== -1) host = host.slice(0, colon)
     host = host.toLowerCase()
     if (host.endsWith('.')) host = host.slice(0, -1)
     for (const root of roots) {

@@ -219,6 +219,19 @@ for (const [name, send] of [
       expect(record.at(-1)).toEqual(['onResponse', 'acme'])
     })
 
+    it('a malformed JSON body (the error is raised by the body parser)', async () => {
+      const res = await run({
+        method: 'POST',
+        url: '/json',
+        body: '{"a":',
+        type: 'application/json',
+      })
+      expect(res.status).toBe(400)
+      expect(record).toEqual(
+        ['onRequest', 'preParsing', 'onError', 'onSend', 'onResponse'].map((w) => [w, 'acme']),
+      )
+    })
+
     it('a failing handler (onError, the error reply)', async () => {
       const res = await run({ method: 'GET', url: '/boom' })
       expect(res.status).toBe(500)
