@@ -12,7 +12,6 @@ export {
   MemoryStorage,
   memoryStorage,
   type RenderCall,
-  type SentMail,
   SpyRenderer,
   spyRenderer,
   useOverrides,

@@ -6,6 +6,7 @@ import {
   type Tenancy,
   TenantryError,
 } from '@tenantry/context'
+import { Outbox, type OutboxMessage, type OutboxSentInfo, TenantMailer } from '@tenantry/mail'
 import {
   checkKey,
   type Storage,
@@ -17,109 +18,98 @@ import { aroundEach } from 'vitest'
 
 // --- mail ------------------------------------------------------------------------------------
 
-/** A message given to {@link FakeMailer.send}: the usual nodemailer fields, loosely typed. */
-export interface FakeMailMessage {
-  from?: unknown
-  to?: unknown
-  cc?: unknown
-  bcc?: unknown
-  replyTo?: unknown
-  subject?: string
-  text?: unknown
-  html?: unknown
-  headers?: unknown
-  [field: string]: unknown
-}
-
-/** One message captured by a {@link FakeMailer}. */
-export interface SentMail extends FakeMailMessage {
-  /** The tenant that was current when it was sent (`undefined` outside any tenant). */
-  tenant: string | undefined
-  /** Recipients (to, cc, bcc) as plain addresses. */
-  recipients: string[]
-}
+/** What {@link FakeMailer.send} accepts: `TenantMailer.send`'s message (nodemailer's options). */
+export type FakeMailMessage = Parameters<TenantMailer['send']>[0]
 
 /** Options of {@link fakeMailer}. */
 export interface FakeMailerOptions {
-  /** Default sender; default `test@example.com`. */
+  /** Default sender; default `"Test" <test@example.test>`. */
   from?: string
-  /** Template of {@link FakeMailer.tenantUrl}; default `https://{tenant}.example.test`. */
+  /** Template of `tenantUrl`; default `https://{tenant}.example.test`. */
   baseUrl?: string
-  /** Make `send` reject with this error (to test failure paths). */
+  /** Make `send` reject with this error (to test failure paths); nothing is recorded. */
   failWith?: Error
+  /** The tenancy whose current tenant is recorded; default: the shared default tenancy. */
+  tenancy?: Tenancy
 }
 
 /**
- * A mailer for tests: `send()` keeps messages in {@link FakeMailer.outbox} instead of
- * delivering them, recording the tenant each was sent from. Install it with `withOverrides`
- * (or {@link useOverrides}); it mimics `TenantMailer`'s `send` and `tenantUrl`.
+ * A mailer for tests, shaped like `TenantMailer` (`send`, `tenantUrl`). Messages go through
+ * nodemailer's real pipeline into an `@tenantry/mail` {@link Outbox} instead of SMTP, filed
+ * under the tenant that was current at `send` — one fake serves every tenant a test enters.
+ * Install it with `withOverrides({ mail: fake }, …)` or {@link useOverrides}.
  */
 export class FakeMailer {
-  /** Messages in sending order. */
-  readonly outbox: SentMail[] = []
+  /** The outbox every message lands in (`messages(tenant?)`, `last(tenant?)`, `clear()`). */
+  readonly outbox: Outbox = new Outbox()
   private readonly options: FakeMailerOptions
+  private readonly tenancy: Tenancy
+  private readonly mailers = new Map<string | undefined, TenantMailer>()
 
   constructor(options: FakeMailerOptions = {}) {
     this.options = options
+    this.tenancy = options.tenancy ?? defaultTenancy
   }
 
-  /** Records a message; resolves with a nodemailer-like info object. */
-  async send(message: FakeMailMessage): Promise<{ messageId: string; accepted: string[] }> {
+  /** Sends into the outbox as the current tenant's mailer would; resolves nodemailer's info. */
+  async send(message: FakeMailMessage): Promise<OutboxSentInfo> {
     if (this.options.failWith !== undefined) throw this.options.failWith
-    const recipients = [message.to, message.cc, message.bcc].flatMap(addresses)
-    this.outbox.push({
-      from: this.options.from ?? 'test@example.com',
-      ...message,
-      tenant: sharedCurrentTenant(),
-      recipients,
-    })
-    return { messageId: `<fake-${this.outbox.length}@tenantry.test>`, accepted: recipients }
+    return (await this.mailer().send(message)) as OutboxSentInfo
   }
 
   /** An absolute link into the current tenant's site, from `baseUrl`. */
   tenantUrl(path = '/'): string {
-    const tenant = sharedCurrentTenant() ?? 'no-tenant'
-    const base = (this.options.baseUrl ?? 'https://{tenant}.example.test').replace(
-      '{tenant}',
-      tenant,
-    )
-    return `${base.replace(/\/+$/, '')}/${path.replace(/^\/+/, '')}`
+    return this.mailer().tenantUrl(path)
   }
 
-  /** The latest message, or `undefined`. */
-  last(): SentMail | undefined {
-    return this.outbox.at(-1)
+  /** Messages in sending order: all of them, or those sent inside `tenant`. */
+  messages(tenant?: string): OutboxMessage[] {
+    return this.outbox.messages(tenant)
   }
 
-  /** Messages sent to `address` (in to, cc or bcc). */
-  sentTo(address: string): SentMail[] {
+  /** The latest message (of one tenant), or `undefined`. */
+  last(tenant?: string): OutboxMessage | undefined {
+    return this.outbox.last(tenant)
+  }
+
+  /** Messages whose envelope includes `address` (to, cc or bcc; case-insensitive). */
+  sentTo(address: string): OutboxMessage[] {
     const a = address.toLowerCase()
-    return this.outbox.filter((m) => m.recipients.includes(a))
+    return this.outbox.messages().filter((m) => m.envelope.to.some((t) => t.toLowerCase() === a))
   }
 
   /** Forgets every message. */
   clear(): void {
-    this.outbox.length = 0
+    this.outbox.clear()
+  }
+
+  /** Closes the per-tenant mailers it made. */
+  close(): void {
+    for (const m of this.mailers.values()) m.close()
+    this.mailers.clear()
+  }
+
+  private mailer(): TenantMailer {
+    const tenant = this.tenancy.currentTenant()
+    let mailer = this.mailers.get(tenant)
+    if (mailer === undefined) {
+      mailer = new TenantMailer(
+        tenant,
+        {
+          from: this.options.from ?? '"Test" <test@example.test>',
+          baseUrl: this.options.baseUrl ?? 'https://{tenant}.example.test',
+        },
+        this.outbox.transport(tenant),
+      )
+      this.mailers.set(tenant, mailer)
+    }
+    return mailer
   }
 }
 
 /** A new {@link FakeMailer}; use it as the `mail` override. */
 export function fakeMailer(options?: FakeMailerOptions): FakeMailer {
   return new FakeMailer(options)
-}
-
-function addresses(value: unknown): string[] {
-  if (value === undefined || value === null || value === '') return []
-  if (Array.isArray(value)) return value.flatMap(addresses)
-  if (typeof value === 'object' && 'address' in value)
-    return [String((value as { address: unknown }).address).toLowerCase()]
-  return String(value)
-    .split(',')
-    .map((part) => {
-      const angle = /<([^>]+)>/.exec(part)
-      return (angle?.[1] ?? part).trim().toLowerCase()
-    })
-    .filter((s) => s !== '')
 }
 
 // --- storage ---------------------------------------------------------------------------------

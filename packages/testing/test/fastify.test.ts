@@ -72,14 +72,22 @@ describe('injectAs from inside the worker tenant', () => {
     await db().insertInto('note').values({ body: 'uncommitted' }).execute()
     const res = await injectAs(app, tt.tenant, '/mail')
     expect(res.json()).toMatchObject({ tenant: tt.tenant, notes: ['uncommitted'] })
-    expect(mocks().mail.outbox.map((m) => m.tenant)).toEqual([tt.tenant])
+    expect(
+      mocks()
+        .mail.messages()
+        .map((m) => m.tenant),
+    ).toEqual([tt.tenant])
   })
 
   it('a request for another tenant is not refused as a switch, and keeps untenanted mocks', async () => {
     const res = await injectAs(app, 'acme', '/mail')
     expect(res.statusCode).toBe(200)
     expect(res.json()).toMatchObject({ tenant: 'acme', notes: ['acme note'] })
-    expect(mocks().mail.outbox.map((m) => m.tenant)).toEqual(['acme'])
+    expect(
+      mocks()
+        .mail.messages()
+        .map((m) => m.tenant),
+    ).toEqual(['acme'])
     expect(currentTenant()).toBe(tt.tenant)
   })
 })

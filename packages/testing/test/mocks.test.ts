@@ -51,16 +51,17 @@ describe('useOverrides: fresh mocks around each test', () => {
   it('the getters return the mocks, and they record', async () => {
     seen.push(mocks().mail)
     await withTenant('acme', () => welcome('Ann <ann@example.com>'))
-    const sent = mocks().mail.outbox
+    const sent = mocks().mail.messages()
     expect(sent).toHaveLength(1)
     expect(sent[0]).toMatchObject({
       tenant: 'acme',
-      recipients: ['ann@example.com'],
+      envelope: { to: ['ann@example.com'] },
       subject: 'Welcome',
       html: '<h1>Hi Ann <ann@example.com></h1>',
       text: 'https://acme.example.test/start',
-      from: 'test@example.com',
     })
+    expect(sent[0]!.headers.from).toBe('Test <test@example.test>')
+    expect(mocks().mail.messages('other')).toEqual([])
     expect(mocks().renderer.calls).toEqual([
       {
         args: ['# Hi Ann <ann@example.com>'],
@@ -76,7 +77,7 @@ describe('useOverrides: fresh mocks around each test', () => {
     expect(seen).toHaveLength(1)
     expect(mocks().mail).not.toBe(seen[0])
     expect(getMail()).toBe(mocks().mail)
-    expect(mocks().mail.outbox).toEqual([])
+    expect(mocks().mail.messages()).toEqual([])
     expect(mocks().renderer.calls).toEqual([])
     expect(await mocks().storage.list()).toEqual([])
   })
@@ -120,29 +121,31 @@ describe('after a suite with mocks', () => {
 })
 
 describe('fakeMailer', () => {
-  it('parses recipients, keeps a custom from, finds by address and clears', async () => {
-    const mail = fakeMailer({ from: 'wiki@acme.test', baseUrl: 'https://{tenant}.wiki.test/' })
+  it('goes through nodemailer: recipients, custom from, tenant URLs, clear', async () => {
+    const mail = fakeMailer({ from: 'wiki@acme.test', baseUrl: 'https://{tenant}.wiki.test' })
     await mail.send({
       to: ['a@x.test', { name: 'B', address: 'B@x.test' }],
       cc: 'C <c@x.test>, d@x.test',
+      subject: 'Hi',
     })
-    expect(mail.last()).toMatchObject({
-      from: 'wiki@acme.test',
-      tenant: undefined,
-      recipients: ['a@x.test', 'b@x.test', 'c@x.test', 'd@x.test'],
-    })
-    expect(mail.sentTo('d@x.test')).toHaveLength(1)
-    expect(await withTenant('acme', () => mail.tenantUrl('pages/1'))).toBe(
+    expect(mail.last()).toMatchObject({ tenant: undefined, from: 'wiki@acme.test' })
+    expect(mail.last()!.envelope.to).toEqual(['a@x.test', 'B@x.test', 'c@x.test', 'd@x.test'])
+    expect(mail.last()!.raw).toContain('Subject: Hi')
+    expect(mail.sentTo('b@X.test')).toHaveLength(1)
+    await withTenant('acme', () => mail.send({ to: 'e@x.test' }))
+    expect(mail.messages('acme').map((m) => m.envelope.to)).toEqual([['e@x.test']])
+    expect(await withTenant('acme', () => mail.tenantUrl('/pages/1'))).toBe(
       'https://acme.wiki.test/pages/1',
     )
     mail.clear()
-    expect(mail.outbox).toEqual([])
+    expect(mail.messages()).toEqual([])
+    mail.close()
   })
 
   it('failWith makes send reject, recording nothing', async () => {
     const mail = fakeMailer({ failWith: new Error('SMTP down') })
     await expect(mail.send({ to: 'a@x.test' })).rejects.toThrow('SMTP down')
-    expect(mail.outbox).toEqual([])
+    expect(mail.messages()).toEqual([])
   })
 })
 
