@@ -61,6 +61,12 @@ export interface TenantDatabasesOptions {
   lockTimeoutMs?: number
   /** How long destroyTenant waits for in-flight use of the tenant (ms); default 5000. */
   releaseTimeoutMs?: number
+  /**
+   * How long a positive `exists()` answer is reused (ms); default 1000. It keeps the file
+   * system out of every `withTenant`; a tenant destroyed by *another* process stays enterable
+   * here for at most this long (destroys in this process take effect at once).
+   */
+  existsCacheMs?: number
   /** Receives SQL log lines carrying `{ tenant }` (pino-compatible). */
   logger?: SqlLogger
   /** The tenancy used for name rules, releasing handles and `withEachTenant`; default: shared. */
@@ -120,6 +126,9 @@ class SqliteTenantStore<DB, CentralDB> implements TenantDatabases<DB, CentralDB>
   private readonly handles = new Map<Kysely<DB>, { tenant: string; raw: Database.Database }>()
   /** Tenants being destroyed by this process: invisible already, before the files go. */
   private readonly destroying = new Set<string>()
+  /** Tenant → until when a positive existence check holds (see `existsCacheMs`). */
+  private readonly seen = new Map<string, number>()
+  private readonly existsCacheMs: number
   private installed: Tenancy | undefined
   private centralDb: Kysely<CentralDB> | undefined
   private closed = false
@@ -136,6 +145,7 @@ class SqliteTenantStore<DB, CentralDB> implements TenantDatabases<DB, CentralDB>
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5000
     this.lockTimeoutMs = options.lockTimeoutMs ?? 60_000
     this.releaseTimeoutMs = options.releaseTimeoutMs ?? 5000
+    this.existsCacheMs = options.existsCacheMs ?? 1000
     this.migrateOnOpen = options.migrateOnOpen ?? false
     this.logger = options.logger
     this.resource = {
@@ -164,8 +174,16 @@ class SqliteTenantStore<DB, CentralDB> implements TenantDatabases<DB, CentralDB>
   // --- tenant source -------------------------------------------------------------------------
 
   exists(tenant: string): boolean {
+    const now = Date.now()
+    const until = this.seen.get(tenant)
+    if (until !== undefined && until > now && !this.destroying.has(tenant)) return true
     const file = this.tenantPath(tenant)
-    return !this.destroying.has(tenant) && existsSync(file)
+    const found = !this.destroying.has(tenant) && existsSync(file)
+    if (found && this.existsCacheMs > 0) {
+      if (this.seen.size >= 100_000) this.seen.clear() // bounded: a cache, not a registry
+      this.seen.set(tenant, now + this.existsCacheMs)
+    } else this.seen.delete(tenant)
+    return found
   }
 
   async tenantExists(tenant: string): Promise<boolean> {
@@ -245,6 +263,7 @@ class SqliteTenantStore<DB, CentralDB> implements TenantDatabases<DB, CentralDB>
     await this.locked(tenant, file, async () => {
       if (!existsSync(file)) throw new UnknownTenantError(tenant)
       this.destroying.add(tenant)
+      this.seen.delete(tenant)
       try {
         await this.tenancy.releaseTenant(tenant, { timeoutMs: this.releaseTimeoutMs })
         for (const h of this.handles.values()) if (h.tenant === tenant && h.raw.open) h.raw.close() // handles made outside the cache
