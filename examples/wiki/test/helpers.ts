@@ -3,22 +3,33 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buildApp, type WikiApp } from '../src/app.js'
 
-/** A wiki app on a fresh temp data folder with `acme` and `globex` seeded. */
-export async function startWiki(): Promise<{
-  app: WikiApp
-  dataDir: string
-  stop(): Promise<void>
-}> {
+/**
+ * A wiki app on a fresh temp data folder with `acme` and `globex` seeded; on PostgreSQL when
+ * `databaseUrl` is given (schemas under `schemaPrefix`, all destroyed by `stop`).
+ */
+export async function startWiki(
+  pg: { databaseUrl?: string; schemaPrefix?: string } = {},
+): Promise<{ app: WikiApp; dataDir: string; stop(): Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tenantry-wiki-'))
-  const app = await buildApp({ dataDir, publicUrl: 'http://{tenant}.localhost:3000' })
-  await app.wiki.createWiki('acme')
-  await app.wiki.createWiki('globex')
+  const app = await buildApp({ dataDir, publicUrl: 'http://{tenant}.localhost:3000', ...pg })
+  try {
+    await app.wiki.createWiki('acme')
+    await app.wiki.createWiki('globex')
+  } catch (error) {
+    await app.close()
+    throw error
+  }
   return {
     app,
     dataDir,
     async stop() {
-      await app.close()
-      rmSync(dataDir, { recursive: true, force: true })
+      try {
+        if (pg.databaseUrl !== undefined)
+          for (const t of await app.wiki.store.listTenants()) await app.wiki.destroyWiki(t)
+      } finally {
+        await app.close()
+        rmSync(dataDir, { recursive: true, force: true })
+      }
     },
   }
 }
