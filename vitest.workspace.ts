@@ -10,6 +10,7 @@ const project = (name: string, root: string, extra: Record<string, unknown> = {}
 
 export default [
   project('context', 'packages/context'),
+  project('kysely', 'packages/kysely'),
   project('sqlite', 'packages/sqlite'),
   project('fastify', 'packages/fastify'),
   project('jobs', 'packages/jobs'),

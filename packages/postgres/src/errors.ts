@@ -1,67 +1,12 @@
 import { TenantryError } from '@tenantry/context'
 
-// The same codes as @tenantry/sqlite's classes of the same names, so that code matching on
-// `error.code` works with either backend. (They belong in the core; see the README.)
-
-/** `createTenant` found the tenant already there (pass `{ ifNotExists: true }` to accept that). */
-export class TenantExistsError extends TenantryError {
-  /** The tenant that already exists. */
-  readonly tenant: string
-
-  constructor(tenant: string) {
-    super(
-      'TENANTRY_TENANT_EXISTS',
-      `Tenant "${tenant}" already exists. Use it as it is, destroy it first, or pass { ifNotExists: true } to createTenant.`,
-    )
-    this.tenant = tenant
-  }
-}
-
-/** A tenant's schema is behind the migrations and the store does not migrate on open. */
-export class PendingMigrationsError extends TenantryError {
-  /** The tenant whose schema is behind. */
-  readonly tenant: string
-  /** Names of the migrations not applied yet. */
-  readonly pending: readonly string[]
-
-  constructor(tenant: string, pending: readonly string[]) {
-    super(
-      'TENANTRY_PENDING_MIGRATIONS',
-      `Tenant "${tenant}" has ${pending.length} pending migration(s) (${pending.slice(0, 5).join(', ')}${pending.length > 5 ? ', ...' : ''}). Run migrateTenant / migrateAllTenants (or \`tenantry migrate --all\`), or set migrateOnOpen: true.`,
-    )
-    this.tenant = tenant
-    this.pending = pending
-  }
-}
-
-/** A migration threw; its transaction was rolled back, so nothing of the run was kept. */
-export class MigrationFailedError extends TenantryError {
-  /** The tenant (or `central`) being migrated. */
-  readonly tenant: string
-  /** The migration that threw, when known. */
-  readonly migration: string | undefined
-
-  constructor(tenant: string, migration: string | undefined, cause: unknown) {
-    const why = cause instanceof Error ? cause.message : String(cause)
-    super(
-      'TENANTRY_MIGRATION_FAILED',
-      `Migrating ${tenant === 'central' ? 'the central schema' : `tenant "${tenant}"`} failed${migration ? ` in migration "${migration}"` : ''}: ${why}. Nothing of this run was kept; fix the migration and run it again.`,
-      { cause },
-    )
-    this.tenant = tenant
-    this.migration = migration
-  }
-}
-
-/** Someone else held the tenant's advisory lock for longer than `lockTimeoutMs`. */
-export class TenantBusyError extends TenantryError {
-  constructor(tenant: string, timeoutMs: number) {
-    super(
-      'TENANTRY_TENANT_BUSY',
-      `Tenant "${tenant}" is being created, migrated or destroyed by someone else and was still locked after ${timeoutMs} ms. Try again later or raise lockTimeoutMs.`,
-    )
-  }
-}
+// The store errors shared by every backend live in the core (same classes, same codes).
+export {
+  MigrationFailedError,
+  PendingMigrationsError,
+  TenantBusyError,
+  TenantExistsError,
+} from '@tenantry/context'
 
 /** A tenant's schema name is unusable: it clashes with another schema the store relies on. */
 export class SchemaNameError extends TenantryError {

@@ -3,6 +3,13 @@
  * schema per tenant, one shared `pg.Pool`, queries scoped with Kysely's `withSchema`, a tenant
  * registry, per-schema migrations and advisory locks.
  */
+
+export {
+  type MigrationsOption,
+  migrationStamp,
+  type WithTransactionOptions,
+  withTransaction,
+} from '@tenantry/kysely'
 export {
   MigrationFailedError,
   PendingMigrationsError,
@@ -10,7 +17,6 @@ export {
   TenantBusyError,
   TenantExistsError,
 } from './errors.js'
-export { type MigrationsOption, stamp as migrationStamp } from './migrations.js'
 export { MAX_IDENTIFIER_BYTES, quoteIdent, schemaFor } from './naming.js'
 export {
   createPostgresTenantDatabases,
@@ -18,4 +24,3 @@ export {
   type PostgresTenantDatabases,
   type PostgresTenantDatabasesOptions,
 } from './tenant-databases.js'
-export { type WithTransactionOptions, withTransaction } from './transaction.js'

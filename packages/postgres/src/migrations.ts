@@ -1,12 +1,12 @@
+export type { MigrationsOption } from '@tenantry/kysely'
+
+import { type MigrationsOption, MigrationVersion, migrateToLatest } from '@tenantry/kysely'
 import {
   type DatabaseIntrospector,
   type DatabaseMetadata,
   type DatabaseMetadataOptions,
   type Kysely,
   Kysely as KyselyClass,
-  type Migration,
-  type MigrationProvider,
-  type MigrationResultSet,
   Migrator,
   PostgresAdapter,
   PostgresDialect,
@@ -16,10 +16,6 @@ import {
   type TableMetadata,
 } from 'kysely'
 import type pg from 'pg'
-import { MigrationFailedError } from './errors.js'
-
-/** Migrations: a record of Kysely migrations by name, or any Kysely `MigrationProvider`. */
-export type MigrationsOption = Record<string, Migration> | MigrationProvider
 
 /** Where one migration set keeps its bookkeeping tables. */
 export interface MigrationTables {
@@ -134,42 +130,17 @@ export function kyselyOnClient(client: pg.PoolClient, schema: string): Kysely<an
   return new KyselyClass<any>({ dialect: new SchemaDialect(pool, schema) }).withSchema(schema)
 }
 
-/** Normalises {@link MigrationsOption} into a provider. */
-function toProvider(migrations: MigrationsOption): MigrationProvider {
-  if (typeof (migrations as MigrationProvider).getMigrations === 'function')
-    return migrations as MigrationProvider
-  const record = migrations as Record<string, Migration>
-  return { getMigrations: async () => record }
-}
-
 /**
  * One migration set and its version stamp: a 31-bit hash of the sorted migration names, kept in
  * the registry row. A tenant whose stamp matches is current without reading its migration
  * table; any other value sends the opener to Kysely's `Migrator` for the details.
  */
-export class MigrationSet {
-  readonly provider: MigrationProvider
-  /** The stamp, once known. */
-  cached: number | undefined
-  private pendingVersion: Promise<number> | undefined
-
+export class MigrationSet extends MigrationVersion {
   constructor(
     migrations: MigrationsOption,
     private readonly tables: MigrationTables = {},
   ) {
-    this.provider = toProvider(migrations)
-    if (typeof (migrations as MigrationProvider).getMigrations !== 'function')
-      this.cached = stamp(Object.keys(migrations))
-  }
-
-  /** The stamp of the current migration set. */
-  version(): number | Promise<number> {
-    if (this.cached !== undefined) return this.cached
-    this.pendingVersion ??= this.provider.getMigrations().then((m) => {
-      this.cached = stamp(Object.keys(m))
-      return this.cached
-    })
-    return this.pendingVersion
+    super(migrations)
   }
 
   private migrator(client: pg.PoolClient, schema: string): Migrator {
@@ -200,25 +171,6 @@ export class MigrationSet {
 
   /** Applies every pending migration on `client` (inside the caller's transaction). */
   async migrate(client: pg.PoolClient, schema: string, who: string): Promise<string[]> {
-    const { error, results }: MigrationResultSet = await this.migrator(
-      client,
-      schema,
-    ).migrateToLatest()
-    if (error !== undefined) {
-      const failed = results?.find((r) => r.status === 'Error')?.migrationName
-      throw new MigrationFailedError(who, failed, error)
-    }
-    return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName)
+    return migrateToLatest(this.migrator(client, schema), who)
   }
-}
-
-/** FNV-1a over the names, folded to a positive 31-bit integer that is never 0. */
-export function stamp(names: readonly string[]): number {
-  let h = 0x811c9dc5
-  const text = [...names].sort().join('\n')
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i)
-    h = Math.imul(h, 0x01000193)
-  }
-  return h >>> 1 || 1
 }

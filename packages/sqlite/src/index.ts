@@ -3,6 +3,13 @@
  * destroy, list and migrate tenants safely across processes, serve the current tenant's
  * database through `getDb()`, and run context-bound transactions.
  */
+
+export {
+  type MigrationsOption,
+  migrationStamp,
+  type WithTransactionOptions,
+  withTransaction,
+} from '@tenantry/kysely'
 export type { SqlLogger } from './connection.js'
 export {
   AttachRefusedError,
@@ -14,11 +21,9 @@ export {
 } from './errors.js'
 export { assertNoFileAccess } from './guard.js'
 export { type BucketingOptions, DEFAULT_BUCKETED_PATH, DEFAULT_PATH } from './layout.js'
-export { type MigrationsOption, stamp as migrationStamp } from './migrations.js'
 export {
   createTenantDatabases,
   type EachTenantDbOptions,
   type TenantDatabases,
   type TenantDatabasesOptions,
 } from './tenant-databases.js'
-export { type WithTransactionOptions, withTransaction } from './transaction.js'

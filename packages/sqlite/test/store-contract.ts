@@ -3,10 +3,10 @@
 // schema builder and portable SQL, so they run unchanged on both.
 import { randomUUID } from 'node:crypto'
 import { createTenancy, isTenantryError, type Tenancy, type TenantStore } from '@tenantry/context'
+// From the shared package, so the PostgreSQL package can reuse this file as it is.
+import { withTransaction } from '@tenantry/kysely'
 import { type Kysely, type Migration, sql } from 'kysely'
 import { afterEach, describe, expect, it } from 'vitest'
-// Relative import so the PostgreSQL package can reuse this file as it is.
-import { withTransaction } from '../src/transaction.js'
 
 /** What a backend's factory receives for one store. */
 export interface ContractSetup {
