@@ -13,6 +13,7 @@ import type {
 
 export * from './errors.js'
 export { createNameValidator, DNS_LABEL, type NamingOptions, type NamingRule } from './naming.js'
+export { migrateEachTenant } from './pool.js'
 export type {
   CreateTenantOptions,
   MigrateAllOptions,

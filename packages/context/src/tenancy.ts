@@ -10,6 +10,7 @@ import {
 } from './errors.js'
 import { Frame, Scope } from './frame.js'
 import { createNameValidator, type NamingOptions } from './naming.js'
+import { eachConcurrently } from './pool.js'
 import { isPromise, ResourceCache } from './resource-cache.js'
 import type {
   ResourceDefinition,
@@ -322,21 +323,15 @@ export class Tenancy {
     options: EachTenantOptions = {},
   ): Promise<Awaited<R>[]> {
     const tenants = options.tenants ?? (await this.listTenants())
-    const concurrency = Math.max(1, options.concurrency ?? 1)
     const results: Awaited<R>[] = new Array(tenants.length)
     const errors: unknown[] = []
-    let next = 0
-    const worker = async (): Promise<void> => {
-      while (next < tenants.length) {
-        const i = next++
-        try {
-          results[i] = await this.withTenant(tenants[i]!, fn, { allowSwitch: true })
-        } catch (error) {
-          errors.push(error)
-        }
+    await eachConcurrently(tenants, options.concurrency ?? 1, async (tenant, i) => {
+      try {
+        results[i] = await this.withTenant(tenant, fn, { allowSwitch: true })
+      } catch (error) {
+        errors.push(error)
       }
-    }
-    await Promise.all(Array.from({ length: Math.min(concurrency, tenants.length) }, worker))
+    })
     if (errors.length > 0)
       throw new AggregateError(errors, `${errors.length} of ${tenants.length} tenants failed`)
     return results

@@ -2,6 +2,7 @@ import {
   type CreateTenantOptions,
   tenancy as defaultTenancy,
   type MigrateAllOptions,
+  migrateEachTenant,
   type ResourceDefinition,
   type Tenancy,
   type TenantInfo,
@@ -367,28 +368,7 @@ class PostgresTenantStore<DB, CentralDB> implements PostgresTenantDatabases<DB, 
   }
 
   async migrateAllTenants(options: MigrateAllOptions = {}): Promise<TenantMigrationResult[]> {
-    const tenants = await this.listTenants()
-    const results: TenantMigrationResult[] = new Array(tenants.length)
-    // Each running migration holds one pooled connection; leave some for requests.
-    const concurrency = Math.max(1, options.concurrency ?? 4)
-    let next = 0
-    let done = 0
-    const worker = async (): Promise<void> => {
-      while (next < tenants.length) {
-        const i = next++
-        const tenant = tenants[i]!
-        let result: TenantMigrationResult
-        try {
-          result = await this.migrateTenant(tenant)
-        } catch (error) {
-          result = { tenant, applied: [], error }
-        }
-        results[i] = result
-        options.onProgress?.({ done: ++done, total: tenants.length, result })
-      }
-    }
-    await Promise.all(Array.from({ length: Math.min(concurrency, tenants.length) }, worker))
-    return results
+    return migrateEachTenant(await this.listTenants(), (t) => this.migrateTenant(t), options)
   }
 
   async tenantInfo(tenant: string): Promise<TenantInfo> {

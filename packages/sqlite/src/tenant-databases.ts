@@ -14,6 +14,7 @@ import {
   type CreateTenantOptions,
   tenancy as defaultTenancy,
   type MigrateAllOptions,
+  migrateEachTenant,
   type ResourceDefinition,
   type Tenancy,
   type TenantInfo,
@@ -314,27 +315,7 @@ class SqliteTenantStore<DB, CentralDB> implements TenantDatabases<DB, CentralDB>
   }
 
   async migrateAllTenants(options: MigrateAllOptions = {}): Promise<TenantMigrationResult[]> {
-    const tenants = await this.listTenants()
-    const results: TenantMigrationResult[] = new Array(tenants.length)
-    const concurrency = Math.max(1, options.concurrency ?? 4)
-    let next = 0
-    let done = 0
-    const worker = async (): Promise<void> => {
-      while (next < tenants.length) {
-        const i = next++
-        const tenant = tenants[i]!
-        let result: TenantMigrationResult
-        try {
-          result = await this.migrateTenant(tenant)
-        } catch (error) {
-          result = { tenant, applied: [], error }
-        }
-        results[i] = result
-        options.onProgress?.({ done: ++done, total: tenants.length, result })
-      }
-    }
-    await Promise.all(Array.from({ length: Math.min(concurrency, tenants.length) }, worker))
-    return results
+    return migrateEachTenant(await this.listTenants(), (t) => this.migrateTenant(t), options)
   }
 
   async tenantInfo(tenant: string): Promise<TenantInfo> {
