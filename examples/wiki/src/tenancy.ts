@@ -1,4 +1,4 @@
-import { configureTenancy, type TenantStore, withTenant } from '@tenantry/context'
+import { configureTenancy, getDb, type TenantStore, withTenant } from '@tenantry/context'
 import { mailResource, type Outbox } from '@tenantry/mail'
 import { createPostgresTenantDatabases } from '@tenantry/postgres'
 import { defineSettings, type SettingsDefinition } from '@tenantry/settings'
@@ -11,7 +11,7 @@ import {
   validateSettings,
   type WikiSettings,
 } from './renderer.js'
-import { wikiDb, wikiSettings } from './resources.js'
+import { wikiSettings } from './resources.js'
 
 /** Where wikis live: the one thing that differs between SQLite and PostgreSQL. */
 export interface WikiStoreOptions {
@@ -128,7 +128,7 @@ export async function createWiki(
       async () => {
         const { title: pageTitle, body } = welcomePage(tenant)
         const now = new Date().toISOString()
-        const db = wikiDb()
+        const db = getDb()
         await db
           .insertInto('pages')
           .values({

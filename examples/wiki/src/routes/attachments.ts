@@ -1,7 +1,7 @@
 import { extname } from 'node:path'
-import { isTenantryError } from '@tenantry/context'
+import { getDb, getStorage, isTenantryError } from '@tenantry/context'
+import type { Storage } from '@tenantry/storage'
 import type { FastifyPluginAsync } from 'fastify'
-import { wikiDb, wikiStorage } from '../resources.js'
 import { attachmentPrefix } from './pages.js'
 import { isSlug, type RouteOptions, viewOf, WikiHttpError } from './shared.js'
 
@@ -43,7 +43,7 @@ function isUpload(v: unknown): v is { name: string; arrayBuffer(): Promise<Array
 
 async function requirePage(slug: string): Promise<void> {
   const found = isSlug(slug)
-    ? await wikiDb().selectFrom('pages').select('slug').where('slug', '=', slug).executeTakeFirst()
+    ? await getDb().selectFrom('pages').select('slug').where('slug', '=', slug).executeTakeFirst()
     : undefined
   if (found === undefined) throw new WikiHttpError(404, `There is no page "${slug}" in this wiki.`)
 }
@@ -69,7 +69,7 @@ export const attachmentRoutes: FastifyPluginAsync<RouteOptions> = async (app, { 
     }
     if (!isUpload(file)) throw new WikiHttpError(400, 'The form has no file in its "file" field.')
     const key = `${attachmentPrefix(slug)}${attachmentName(file.name)}`
-    await wikiStorage().put(key, new Uint8Array(await file.arrayBuffer()))
+    await getStorage().put(key, new Uint8Array(await file.arrayBuffer()))
     return reply.redirect(`${viewOf(request, pathForm).base}/pages/${slug}`, 303)
   })
 
@@ -79,9 +79,9 @@ export const attachmentRoutes: FastifyPluginAsync<RouteOptions> = async (app, { 
       const { slug, name } = request.params
       if (!isSlug(slug) || attachmentName(name) !== name)
         throw new WikiHttpError(404, `There is no attachment "${name}".`)
-      let stream: Awaited<ReturnType<ReturnType<typeof wikiStorage>['getStream']>>
+      let stream: Awaited<ReturnType<Storage['getStream']>>
       try {
-        stream = await wikiStorage().getStream(`${attachmentPrefix(slug)}${name}`)
+        stream = await getStorage().getStream(`${attachmentPrefix(slug)}${name}`)
       } catch (error) {
         if (isTenantryError(error, 'TENANTRY_STORAGE_NOT_FOUND'))
           throw new WikiHttpError(404, `There is no attachment "${name}".`)

@@ -1,7 +1,8 @@
+import { getDb, getMail, getRenderer, getStorage } from '@tenantry/context'
 import { getLogger } from '@tenantry/log'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { PageRow } from '../migrations.js'
-import { wikiDb, wikiMail, wikiRenderer, wikiSettings, wikiStorage } from '../resources.js'
+import { wikiSettings } from '../resources.js'
 import type { WikiView } from '../views/layout.js'
 import { editView, historyView, pageListView, pageView, revisionView } from '../views/pages.js'
 import {
@@ -21,7 +22,7 @@ const MAX_BODY = 100_000
 
 async function findPage(slug: string): Promise<PageRow> {
   const page = isSlug(slug)
-    ? await wikiDb().selectFrom('pages').selectAll().where('slug', '=', slug).executeTakeFirst()
+    ? await getDb().selectFrom('pages').selectAll().where('slug', '=', slug).executeTakeFirst()
     : undefined
   if (page === undefined) throw new WikiHttpError(404, `There is no page "${slug}" in this wiki.`)
   return page
@@ -57,7 +58,7 @@ async function notify(
   const to = wikiSettings().notify
   if (to === '') return
   try {
-    const mail = wikiMail()
+    const mail = getMail()
     await mail.send({
       to,
       subject: `[${view.title}] ${page.title} ${what}`,
@@ -71,7 +72,7 @@ async function notify(
 /** Page routes: list, view, create, edit, history and old revisions. */
 export const pageRoutes: FastifyPluginAsync<RouteOptions> = async (app, { pathForm }) => {
   app.get('/', async (request, reply) => {
-    const pages = await wikiDb()
+    const pages = await getDb()
       .selectFrom('pages')
       .select(['slug', 'title', 'updated_at', 'revision'])
       .orderBy('title')
@@ -90,7 +91,7 @@ export const pageRoutes: FastifyPluginAsync<RouteOptions> = async (app, { pathFo
     if (error !== undefined) return sendHtml(reply, editView(view, form, error), 400)
     const now = new Date().toISOString()
     const base = slugify(form.title)
-    const slug = await wikiDb()
+    const slug = await getDb()
       .transaction()
       .execute(async (db) => {
         const taken = new Set(
@@ -121,7 +122,7 @@ export const pageRoutes: FastifyPluginAsync<RouteOptions> = async (app, { pathFo
 
   app.get<{ Params: SlugParams }>('/pages/:slug', async (request, reply) => {
     const page = await findPage(request.params.slug)
-    const storage = wikiStorage()
+    const storage = getStorage()
     const keys = await storage.list(attachmentPrefix(page.slug))
     const attachments = await Promise.all(
       keys.map(async (key) => ({
@@ -129,7 +130,7 @@ export const pageRoutes: FastifyPluginAsync<RouteOptions> = async (app, { pathFo
         size: (await storage.stat(key)).size,
       })),
     )
-    const rendered = wikiRenderer().render(page.body)
+    const rendered = getRenderer().render(page.body)
     return sendHtml(reply, pageView(viewOf(request, pathForm), page, rendered, attachments))
   })
 
@@ -152,7 +153,7 @@ export const pageRoutes: FastifyPluginAsync<RouteOptions> = async (app, { pathFo
       )
     const now = new Date().toISOString()
     const revision = seen + 1
-    const saved = await wikiDb()
+    const saved = await getDb()
       .transaction()
       .execute(async (db) => {
         // Only on top of the revision the editor started from: no silent lost update.
@@ -196,7 +197,7 @@ export const pageRoutes: FastifyPluginAsync<RouteOptions> = async (app, { pathFo
 
   app.get<{ Params: SlugParams }>('/pages/:slug/history', async (request, reply) => {
     const page = await findPage(request.params.slug)
-    const revisions = await wikiDb()
+    const revisions = await getDb()
       .selectFrom('revisions')
       .selectAll()
       .where('slug', '=', page.slug)
@@ -212,7 +213,7 @@ export const pageRoutes: FastifyPluginAsync<RouteOptions> = async (app, { pathFo
       const n = Number(request.params.revision)
       const revision =
         isSlug(slug) && Number.isSafeInteger(n)
-          ? await wikiDb()
+          ? await getDb()
               .selectFrom('revisions')
               .selectAll()
               .where('slug', '=', slug)
@@ -221,7 +222,7 @@ export const pageRoutes: FastifyPluginAsync<RouteOptions> = async (app, { pathFo
           : undefined
       if (revision === undefined)
         throw new WikiHttpError(404, `Page "${slug}" has no revision ${request.params.revision}.`)
-      const rendered = wikiRenderer().render(revision.body)
+      const rendered = getRenderer().render(revision.body)
       return sendHtml(reply, revisionView(viewOf(request, pathForm), revision, rendered))
     },
   )
