@@ -4,6 +4,8 @@ import { isPermanentJobError, JobConfigError, UnknownJobError } from './errors.j
 import type { Job, JobContext } from './job.js'
 import { type JobLogger, silentLogger, withFields } from './logger.js'
 
+const COMPLETED: JobOutcome = Object.freeze({ ok: true })
+
 /** Options of {@link createWorker}. */
 export interface WorkerOptions {
   /** Where jobs come from. */
@@ -95,7 +97,21 @@ export function createWorker(options: WorkerOptions): Worker {
   }
   let running = 0
 
-  const perform = async (env: JobEnvelope): Promise<JobOutcome> => {
+  const failed = (env: JobEnvelope, log: JobLogger, error: unknown): JobOutcome => {
+    const permanent = isPermanentJobError(error)
+    const willRetry = !permanent && env.attempt < env.maxAttempts
+    log[willRetry ? 'warn' : 'error'](
+      { err: error, attempt: env.attempt, maxAttempts: env.maxAttempts, willRetry, permanent },
+      willRetry ? 'job attempt failed; it will be retried' : 'job failed',
+    )
+    emit('failed', env, error, { willRetry, permanent })
+    return { ok: false, error, permanent }
+  }
+
+  // Written without async/await and without a wrapper closure around the handler: this runs
+  // once per job, and on Node 20 every promise made here pays AsyncLocalStorage's promise hooks
+  // (see the README's "Overhead" section for what is left and why).
+  const perform = (env: JobEnvelope): Promise<JobOutcome> => {
     running++
     const log = logging
       ? withFields(
@@ -103,9 +119,12 @@ export function createWorker(options: WorkerOptions): Worker {
           env.tenant === null ? {} : { tenant: env.tenant },
         )
       : silentLogger
+    let attempt: Promise<unknown>
     try {
       const job = byName.get(env.name)
       if (job === undefined) throw new UnknownJobError(env.name)
+      const handler = job.handler
+      const payload = env.payload
       const context: JobContext = {
         id: env.id,
         name: env.name,
@@ -114,29 +133,38 @@ export function createWorker(options: WorkerOptions): Worker {
         maxAttempts: env.maxAttempts,
         log,
       }
-      const run = async (): Promise<unknown> => await job.handler(env.payload, context)
+      const run = (): unknown => handler(payload, context)
       // Both branches set the frame explicitly: whatever context the backend calls us from
       // (a wake-up from inside a request, the previous job's continuation), the handler sees
-      // exactly the envelope's tenant or none.
-      const result =
+      // exactly the envelope's tenant or none. withTenant closes the tenant's scope once the
+      // handler's promise (or thenable) settles.
+      attempt =
         env.tenant === null
-          ? await tenancy.withoutTenant(run)
-          : await tenancy.withTenant(tenancy.validateName(env.tenant), run, { allowSwitch: true })
-      if (logging) log.debug({ attempt: env.attempt }, 'job completed')
-      emit('completed', env, result)
-      return { ok: true }
+          ? Promise.resolve(tenancy.withoutTenant(run))
+          : tenancy.withTenant(tenancy.validateName(env.tenant), run, { allowSwitch: true })
     } catch (error) {
-      const permanent = isPermanentJobError(error)
-      const willRetry = !permanent && env.attempt < env.maxAttempts
-      log[willRetry ? 'warn' : 'error'](
-        { err: error, attempt: env.attempt, maxAttempts: env.maxAttempts, willRetry, permanent },
-        willRetry ? 'job attempt failed; it will be retried' : 'job failed',
-      )
-      emit('failed', env, error, { willRetry, permanent })
-      return { ok: false, error, permanent }
-    } finally {
-      running--
+      attempt = Promise.reject(error)
     }
+    return attempt.then(
+      (result) => {
+        try {
+          if (logging) log.debug({ attempt: env.attempt }, 'job completed')
+          emit('completed', env, result)
+          return COMPLETED
+        } catch (error) {
+          return failed(env, log, error)
+        } finally {
+          running--
+        }
+      },
+      (error: unknown) => {
+        try {
+          return failed(env, log, error)
+        } finally {
+          running--
+        }
+      },
+    )
   }
 
   const consumer: JobConsumer = backend.consume(perform, {
