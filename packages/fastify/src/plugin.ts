@@ -51,8 +51,8 @@ type Runner = <R>(fn: () => R) => R
 const GRACE_MS = 10_000
 
 /**
- * One request's stay inside its tenant: the runner to re-enter it, and what still holds it
- * open (the response until its last onResponse hook, an async handler until it settles).
+ * One request's stay inside its tenant: the runner to re-enter it, and when to leave: after
+ * the last onResponse hook, or, when the client went away, once the handler has settled.
  */
 class RequestScope {
   tenant = ''
@@ -61,7 +61,8 @@ class RequestScope {
   responding = false
   /** The response part is done (finished and through onResponse, or aborted). */
   responded = false
-  private holds = 1
+  /** The route handler's promise, if it returned one. */
+  handler: PromiseLike<unknown> | null = null
   private release: () => void = noop
 
   constructor(readonly hasFinalHook: boolean) {}
@@ -72,20 +73,11 @@ class RequestScope {
     this.release = release
   }
 
-  /** Keeps the scope open until `drop` (an async handler still running). */
-  hold(): void {
-    this.holds++
-  }
-
-  drop(): void {
-    if (--this.holds === 0) this.release()
-  }
-
-  /** The response is over; the scope closes once nothing else holds it. */
+  /** The response is over (or abandoned): the scope closes. */
   finish(): void {
     if (this.responded) return
     this.responded = true
-    this.drop()
+    this.release()
   }
 
   // The raw response closes after it finished (then the onResponse hooks may still be running)
@@ -94,17 +86,14 @@ class RequestScope {
     if (this.responded) return
     if (this.responding && this.hasFinalHook) {
       setTimeout(() => this.finish(), GRACE_MS).unref()
+    } else if (this.handler !== null) {
+      // The client went away: no onResponse will run, but the handler may still be at work.
+      const finish = () => this.finish()
+      this.handler.then(finish, finish)
     } else {
       setImmediate(() => this.finish()) // after onRequestAbort hooks, which run on this event too
     }
   }
-}
-
-type ScopedResponse = FastifyReply['raw'] & { [kScope]?: RequestScope }
-
-// One listener function for every response (no closure per request).
-function onResponseClose(this: ScopedResponse): void {
-  this[kScope]?.onClose()
 }
 
 const runDirectly: Runner = (fn) => fn()
@@ -181,8 +170,7 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
             request.tenant = tenant
             if (header !== undefined) reply.header(header, tenant)
             if (logBindings) bindLog(request, reply, tenant)
-            ;(reply.raw as ScopedResponse)[kScope] = scope
-            reply.raw.on('close', onResponseClose)
+            reply.raw.on('close', () => scope.onClose())
             done() // the rest of the request starts here, inside the tenant's frame
           }),
         allowSwitch,
@@ -246,19 +234,14 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
     const own = route.onResponse
     route.onResponse = [...(own === undefined ? [] : Array.isArray(own) ? own : [own]), release]
     route.config = { ...route.config, [kFinal]: true } as typeof route.config
-    // A handler may still be working after the client went away: keep its tenant's
-    // resources pinned until it settles, not just until the socket closes.
+    // A handler may still be working after the client went away: then its tenant's resources
+    // stay pinned until it settles. Only the promise is kept here; it is waited for only on
+    // an abort, so a normal request pays no extra promise.
     const handler = route.handler
     route.handler = function tenantScopedHandler(this: unknown, request, reply) {
       const result = handler.call(this as never, request, reply) as unknown
       const scope = (request as WithScope)[kScope]
-      if (scope !== null && isThenable(result)) {
-        scope.hold()
-        result.then(
-          () => scope.drop(),
-          () => scope.drop(),
-        )
-      }
+      if (scope !== null && isThenable(result)) scope.handler = result
       return result as never
     }
   })
