@@ -144,6 +144,33 @@ describe('inside a request', () => {
     expect(isTenantryError(caught, 'TENANTRY_TENANT_SWITCH')).toBe(true)
   })
 
+  it('runs your error handler inside the tenant, also for body-parser errors', async () => {
+    h = await makeApp({ resolve: fromSubdomain({ root: 'example.com' }) })
+    const seenBy: string[] = []
+    h.app.setErrorHandler((error, _request, reply) => {
+      seenBy.push(seen(h.tenancy))
+      reply.status(418).send({ custom: (error as Error).message.slice(0, 20) })
+    })
+    h.app.post('/json', async () => {
+      throw new Error('handler failed')
+    })
+    const thrown = await h.app.inject({
+      method: 'POST',
+      url: '/json',
+      headers: host('acme'),
+      payload: {},
+    })
+    expect(thrown.statusCode).toBe(418)
+    const malformed = await h.app.inject({
+      method: 'POST',
+      url: '/json',
+      headers: { ...host('acme'), 'content-type': 'application/json' },
+      payload: '{"a":',
+    })
+    expect(malformed.statusCode).toBe(418)
+    expect(seenBy).toEqual(['acme', 'acme'])
+  })
+
   it('sends the tenant header only when asked', async () => {
     h = await makeApp({ resolve: fromSubdomain({ root: 'example.com' }) })
     h.app.get('/', async () => 'x')
