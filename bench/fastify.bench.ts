@@ -3,8 +3,9 @@
 // process and autocannon in this one: on a 2-core machine the load generator and the server
 // then get a core each instead of sharing one event loop, where autocannon's own parsing
 // would be charged to whichever server happens to be running. Variants run in interleaved
-// rounds (bare, tenantry, request-context, again...) and each keeps its best round, so a
-// noisy neighbour on the shared cores costs a round, not a variant.
+// rounds, in a rotated order, and each keeps its best round, so a noisy neighbour on the
+// shared cores costs a round, not a variant. Besides req/s, each server reports its own CPU
+// time, which moves much less than throughput when other work shares the machine.
 import { type ChildProcess, spawn } from 'node:child_process'
 import autocannon from 'autocannon'
 import { compare, figure, section } from './lib.ts'
@@ -13,7 +14,7 @@ const VARIANTS = ['bare', 'tenantry', 'request-context'] as const
 type Variant = (typeof VARIANTS)[number]
 
 const DURATION_S = Number(process.env.BENCH_FASTIFY_SECONDS ?? 5)
-const ROUNDS = Number(process.env.BENCH_FASTIFY_ROUNDS ?? 2)
+const ROUNDS = Number(process.env.BENCH_FASTIFY_ROUNDS ?? 3)
 const CONNECTIONS = 10
 // The servers may run on another Node (e.g. 24, whose AsyncLocalStorage needs no promise hooks):
 // TENANTRY_BENCH_NODE=/path/to/node pnpm bench fastify
@@ -105,7 +106,8 @@ async function main(): Promise<void> {
   const rps = new Map<Variant, number>()
   const cpu = new Map<Variant, number>()
   for (let round = 0; round < ROUNDS; round++) {
-    for (const variant of VARIANTS) {
+    // Rotate the order each round, so no variant always runs first (or right after another).
+    for (const variant of VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length]!)) {
       const server = await start(variant)
       try {
         await load(server.port, 1) // warm up: JIT, the tenant's cached resources
