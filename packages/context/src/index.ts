@@ -2,7 +2,7 @@
  * @tenantry/context — the tenant context of tenantry. One AsyncLocalStorage holds an immutable
  * frame; getters read the current tenant's instances from it, with singleton fallbacks.
  */
-import { Tenancy, type TenancyConfig } from './tenancy.js'
+import { Tenancy, type TenancyConfig, type TenantScope } from './tenancy.js'
 import type {
   ResourceDefinition,
   ResourceOf,
@@ -27,6 +27,7 @@ export {
   type ResourceDefinitions,
   Tenancy,
   type TenancyConfig,
+  type TenantScope,
 } from './tenancy.js'
 export type {
   ResourceDefinition,
@@ -71,6 +72,14 @@ export function withTenant<R>(
   options?: WithTenantOptions,
 ): Promise<Awaited<R>> {
   return tenancy.withTenant(tenant, fn, options)
+}
+
+/** Opens a tenant scope closed by an event, not a callback; see {@link Tenancy.enterScope}. */
+export function enterScope(
+  tenant: string,
+  options?: WithTenantOptions,
+): TenantScope | Promise<TenantScope> {
+  return tenancy.enterScope(tenant, options)
 }
 
 /** Runs `fn` outside any tenant; see {@link Tenancy.withoutTenant}. */

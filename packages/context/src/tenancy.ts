@@ -47,6 +47,36 @@ export interface EachTenantOptions {
 }
 
 type Runner = <R>(fn: () => R) => R
+type R0 = undefined | Promise<void>
+
+/** An open tenant scope from {@link Tenancy.enterScope}. */
+export interface TenantScope {
+  /** The tenant. */
+  readonly tenant: string
+  /** Runs `fn` inside the tenant's frame (any number of times, until and after `close`). */
+  run<R>(fn: () => R): R
+  /** Releases what the scope holds; idempotent. Code run afterwards is no longer pinned. */
+  close(): void
+}
+
+class ScopeHandle implements TenantScope {
+  readonly tenant: string
+  constructor(
+    private readonly als: AsyncLocalStorage<Frame>,
+    private readonly frame: Frame,
+    private readonly scope: Scope | null,
+  ) {
+    this.tenant = frame.tenant!
+  }
+
+  run<R>(fn: () => R): R {
+    return this.als.run(this.frame, fn)
+  }
+
+  close(): void {
+    if (this.scope !== null && !this.scope.closed) this.scope.close()
+  }
+}
 
 /**
  * A tenancy: one context variable, the resource registry and the per-tenant caches. The
@@ -148,21 +178,68 @@ export class Tenancy {
     try {
       const cur = this.als.getStore()
       if (cur !== undefined && cur.tenant === tenant) return Promise.resolve(fn(tenant))
-      this.validate(tenant)
-      const lock = cur?.lock
-      if (lock !== undefined && lock !== tenant && options?.allowSwitch !== true)
-        throw new TenantSwitchError(lock, tenant)
-      const source = this.source
-      const exists = source === null ? true : source.exists(tenant)
+      const exists = this.admit(cur, tenant, options)
       if (exists === true) return this.enter(cur, tenant, fn)
-      if (exists === false) throw new UnknownTenantError(tenant)
-      return Promise.resolve(exists).then((ok) => {
-        if (!ok) throw new UnknownTenantError(tenant)
-        return this.enter(cur, tenant, fn)
-      })
+      return exists.then(() => this.enter(cur, tenant, fn))
     } catch (error) {
       return Promise.reject(error)
     }
+  }
+
+  /**
+   * Opens a tenant scope that stays open until `close()`: for adapters whose unit of work ends
+   * with an event rather than a callback (a request finishing, a socket closing). Same checks
+   * and eager opening as {@link withTenant}; code runs in the tenant only through `run()`, so no
+   * frame is ever entered with `enterWith`. Returns synchronously when the tenant source answers
+   * synchronously and the eager resources are warm; throws (or rejects) like `withTenant`.
+   */
+  enterScope(tenant: string, options?: WithTenantOptions): TenantScope | Promise<TenantScope> {
+    const cur = this.als.getStore()
+    if (cur !== undefined && cur.tenant === tenant) return new ScopeHandle(this.als, cur, null)
+    const exists = this.admit(cur, tenant, options)
+    if (exists === true) return this.openScope(cur, tenant)
+    return exists.then(() => this.openScope(cur, tenant))
+  }
+
+  /** The checks before entering: name, switch guard, tenant source. `true` or a promise. */
+  private admit(
+    cur: Frame | undefined,
+    tenant: string,
+    options: WithTenantOptions | undefined,
+  ): true | Promise<void> {
+    this.validate(tenant)
+    const lock = cur?.lock
+    if (lock !== undefined && lock !== tenant && options?.allowSwitch !== true)
+      throw new TenantSwitchError(lock, tenant)
+    const source = this.source
+    const exists = source === null ? true : source.exists(tenant)
+    if (exists === true) return true
+    if (exists === false) throw new UnknownTenantError(tenant)
+    return Promise.resolve(exists).then((ok) => {
+      if (!ok) throw new UnknownTenantError(tenant)
+    })
+  }
+
+  private openScope(cur: Frame | undefined, tenant: string): TenantScope | Promise<TenantScope> {
+    const scope = new Scope(tenant, this.generations.get(tenant) ?? 0)
+    const base = cur === undefined ? null : cur.baseOverrides
+    const frame = new Frame(tenant, scope, base, base, tenant)
+    const handle = new ScopeHandle(this.als, frame, scope)
+    let opening: R0
+    try {
+      opening = this.eager.length === 0 ? undefined : this.als.run(frame, this.openEager, scope)
+    } catch (error) {
+      scope.close()
+      throw error
+    }
+    if (opening === undefined) return handle
+    return opening.then(
+      () => handle,
+      (error: unknown) => {
+        scope.close()
+        throw error
+      },
+    )
   }
 
   /** Runs `fn` outside any tenant (fallbacks apply). Overrides made inside a tenant are dropped. */
@@ -395,24 +472,26 @@ export class Tenancy {
     scope: Scope,
     fn: (tenant: string) => R | PromiseLike<R>,
   ): R | PromiseLike<R> => {
+    const opening = this.eager.length === 0 ? undefined : this.openEager(scope)
+    if (opening === undefined) return fn(scope.tenant)
+    return opening.then(() => fn(scope.tenant))
+  }
+
+  /** Opens the eager resources into `scope`; a promise only when one is still being created. */
+  private readonly openEager = (scope: Scope): R0 => {
     const eager = this.eager
     for (let i = 0; i < eager.length; i++) {
       const cache = eager[i]!
       const entry = cache.acquire(scope.tenant)
       scope.hold(entry)
-      if (entry.pending !== null) return this.openRest(scope, i, entry.pending, fn)
+      if (entry.pending !== null) return this.openRest(scope, i, entry.pending)
       scope.instances[cache.slot] = entry.value
     }
-    return fn(scope.tenant)
+    return undefined
   }
 
-  /** The slow path of {@link runIn}: an eager resource is still being created. */
-  private async openRest<R>(
-    scope: Scope,
-    from: number,
-    pending: Promise<unknown>,
-    fn: (tenant: string) => R | PromiseLike<R>,
-  ): Promise<R> {
+  /** The slow path of {@link openEager}: an eager resource is still being created. */
+  private async openRest(scope: Scope, from: number, pending: Promise<unknown>): Promise<void> {
     const eager = this.eager
     scope.instances[eager[from]!.slot] = await pending
     for (let i = from + 1; i < eager.length; i++) {
@@ -421,7 +500,6 @@ export class Tenancy {
       scope.hold(entry)
       scope.instances[cache.slot] = entry.pending === null ? entry.value : await entry.pending
     }
-    return await fn(scope.tenant)
   }
 
   private resolveInScope(scope: Scope, name: string): unknown {

@@ -332,3 +332,79 @@ describe('refresh and release', () => {
     expect(String(errors[0])).toMatch(/close failed/)
   })
 })
+
+describe('enterScope: a scope closed by an event', () => {
+  it('opens synchronously when warm, runs code in the tenant, and holds until close()', async () => {
+    const t = tenancyWith(['a'])
+    const c = counting()
+    t.defineResource('db', { ...c.def, eager: true })
+    const scope = t.enterScope('a')
+    if (scope instanceof Promise) throw new Error('expected a synchronous scope')
+    expect(scope.tenant).toBe('a')
+    expect(t.currentTenant()).toBeUndefined() // nothing entered by opening it
+    const db = scope.run(() => t.getResource('db')) as { open: boolean }
+    expect(await scope.run(async () => t.currentTenant())).toBe('a')
+    await expect(t.releaseTenant('a', { timeoutMs: 20 })).rejects.toBeInstanceOf(TenantInUseError)
+    expect(db.open).toBe(true)
+    scope.close()
+    scope.close() // idempotent: released once
+    await t.releaseTenant('a', { timeoutMs: 100 })
+    expect(c.disposed).toEqual(['a'])
+  })
+
+  it('keeps withTenant checks: unknown tenants, bad names, the switch guard', async () => {
+    const t = tenancyWith(['a', 'b'])
+    expect(() => t.enterScope('ghost')).toThrow(
+      expect.objectContaining({ code: 'TENANTRY_UNKNOWN_TENANT' }),
+    )
+    expect(() => t.enterScope('../x')).toThrow(
+      expect.objectContaining({ code: 'TENANTRY_INVALID_TENANT_NAME' }),
+    )
+    await t.withTenant('a', () => {
+      expect(() => t.enterScope('b')).toThrow(
+        expect.objectContaining({ code: 'TENANTRY_TENANT_SWITCH' }),
+      )
+      const same = t.enterScope('a') as { run<R>(fn: () => R): R; close(): void }
+      expect(same.run(() => t.currentTenant())).toBe('a')
+      same.close()
+      const other = t.enterScope('b', { allowSwitch: true }) as {
+        run<R>(fn: () => R): R
+        close(): void
+      }
+      expect(other.run(() => t.currentTenant())).toBe('b')
+      other.close()
+    })
+    t.configure({ tenants: { exists: async (n) => n === 'a' } })
+    await expect(Promise.resolve(t.enterScope('a')).then((s) => s.tenant)).resolves.toBe('a')
+    await expect(Promise.resolve().then(() => t.enterScope('b'))).rejects.toMatchObject({
+      code: 'TENANTRY_UNKNOWN_TENANT',
+    })
+  })
+
+  it('waits for a cold eager resource, and releases what it took when opening fails', async () => {
+    const t = tenancyWith(['a'])
+    const gate = deferred()
+    let fail = false
+    t.defineResource('db', { eager: true, create: async () => ({ id: 1 }) })
+    t.defineResource('settings', {
+      eager: true,
+      create: async () => {
+        await gate.promise
+        if (fail) throw new Error('settings table missing')
+        return { title: 'x' }
+      },
+    })
+    const opening = t.enterScope('a')
+    expect(opening).toBeInstanceOf(Promise)
+    gate.resolve()
+    const scope = await opening
+    expect(scope.run(() => t.getResource('settings'))).toEqual({ title: 'x' })
+    scope.close()
+    await t.refreshTenant('a')
+    fail = true
+    await expect(t.enterScope('a')).rejects.toThrow('settings table missing')
+    // The db hold taken before the failure was released: nothing is pinned.
+    await t.releaseTenant('a', { timeoutMs: 100 })
+    expect(t.cachedCount('db')).toBe(0)
+  })
+})
