@@ -3,6 +3,7 @@ import {
   tenancy as sharedTenancy,
   type Tenancy,
   type TenantryError,
+  type TenantScope,
 } from '@tenantry/context'
 import type {
   FastifyBaseLogger,
@@ -152,6 +153,30 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
     }
   }
 
+  const start = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    handle: TenantScope,
+    hasFinalHook: boolean,
+    done: Done,
+  ): void => {
+    const scope = new RequestScope(hasFinalHook)
+    const tenant = handle.tenant
+    scope.open(
+      tenant,
+      (fn) => handle.run(fn),
+      () => handle.close(),
+    )
+    ;(request as WithScope)[kScope] = scope
+    request.tenant = tenant
+    if (header !== undefined) reply.header(header, tenant)
+    if (logBindings) bindLog(request, reply, tenant)
+    reply.raw.on('close', () => scope.onClose())
+    handle.run(done) // the rest of the request starts here, inside the tenant's frame
+  }
+
+  // enterScope, not withTenant: a request ends with an event (the response finishing), so the
+  // scope is closed from there, with no pending promise per request.
   const enter = (
     request: FastifyRequest,
     reply: FastifyReply,
@@ -159,26 +184,21 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
     hasFinalHook: boolean,
     done: Done,
   ): void => {
-    const scope = new RequestScope(hasFinalHook)
-    tenancy
-      .withTenant(
-        name,
-        (tenant) =>
-          new Promise<void>((release) => {
-            scope.open(tenant, tenancy.snapshot(), release)
-            ;(request as WithScope)[kScope] = scope
-            request.tenant = tenant
-            if (header !== undefined) reply.header(header, tenant)
-            if (logBindings) bindLog(request, reply, tenant)
-            reply.raw.on('close', () => scope.onClose())
-            done() // the rest of the request starts here, inside the tenant's frame
-          }),
-        allowSwitch,
-      )
-      .then(undefined, (error: unknown) => {
-        if (scope.tenant === '') done(toHttpError(error, name) as Error)
-        else request.log.error({ err: error }, 'tenantry: the request scope failed')
-      })
+    let opened: TenantScope | Promise<TenantScope>
+    try {
+      opened = tenancy.enterScope(name, allowSwitch)
+    } catch (error) {
+      done(toHttpError(error, name) as Error)
+      return
+    }
+    if (!(opened instanceof Promise)) {
+      start(request, reply, opened, hasFinalHook, done)
+      return
+    }
+    opened.then(
+      (handle) => start(request, reply, handle, hasFinalHook, done),
+      (error: unknown) => done(toHttpError(error, name) as Error),
+    )
   }
 
   fastify.addHook('onRequest', function onRequest(request, reply, done) {
