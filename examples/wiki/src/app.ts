@@ -89,8 +89,6 @@ export async function buildApp(options: WikiAppOptions): Promise<WikiApp> {
   )
   await app.register(tenantry, {
     resolve: firstOf(fromSubdomain({ root }), fromPath('/t/:tenant')),
-    // @tenantry/log's mixin already tags every line; the plugin's bindings would repeat it.
-    logBindings: false,
   })
 
   app.setErrorHandler((error: FastifyError, request, reply) => {

@@ -101,6 +101,9 @@ const runDirectly: Runner = (fn) => fn()
 function noop(): void {}
 
 const kScope = Symbol('tenantry.fastify.scope')
+// Set by @tenantry/log on loggers whose mixin already adds `tenant` (a registered symbol, so
+// this adapter needs no dependency on the log package): binding it again would repeat the key.
+const TAGS_TENANT = Symbol.for('tenantry.log.tagsTenant')
 const kFinal = Symbol('tenantry.fastify.finalHook')
 
 type WithScope = FastifyRequest & { [kScope]: RequestScope | null }
@@ -144,6 +147,7 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
   const bindLog = (request: FastifyRequest, reply: FastifyReply, tenant: string): void => {
     const log = request.log as FastifyBaseLogger & { setBindings?: (b: object) => void }
     if (log === rootLog) return // logging disabled: the "child" is the root itself
+    if ((log as unknown as Record<symbol, unknown>)[TAGS_TENANT] === true) return // a mixin does it
     if (typeof log.setBindings === 'function') {
       log.setBindings({ tenant }) // pino: extends this request's own child, no second child
     } else {

@@ -1,4 +1,5 @@
 import type { Tenancy } from '@tenantry/context'
+import pino from 'pino'
 import { afterEach, describe, expect, it } from 'vitest'
 import { fromHeader } from '../src/index.js'
 import { type Harness, makeApp } from './helpers.js'
@@ -124,5 +125,25 @@ describe('logging', () => {
     ])
     expect(out.lines.find((l) => l.msg === 'startup')?.tenant).toBeUndefined()
     for (const s of out.raw) expect(s.match(/"tenant":/g)?.length ?? 0).toBeLessThanOrEqual(1)
+  })
+
+  it('does not bind the tenant again on a logger whose mixin adds it (@tenantry/log)', async () => {
+    const out = capture()
+    let tenancy: Tenancy | undefined
+    const logger = pino(
+      { mixin: () => (tenancy?.currentTenant() ? { tenant: tenancy.currentTenant() } : {}) },
+      out.stream,
+    )
+    ;(logger as unknown as Record<symbol, unknown>)[Symbol.for('tenantry.log.tagsTenant')] = true
+    h = await makeApp({ resolve: fromHeader('x-tenant') }, { loggerInstance: logger })
+    tenancy = h.tenancy
+    h.app.get('/work', async (request) => {
+      request.log.info('in handler')
+      return 'ok'
+    })
+    await h.app.inject({ url: '/work', headers: { 'x-tenant': 'acme' } })
+    const line = out.raw.find((s) => s.includes('in handler'))!
+    expect(JSON.parse(line).tenant).toBe('acme')
+    expect(line.match(/"tenant":/g)).toHaveLength(1)
   })
 })

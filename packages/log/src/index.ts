@@ -65,6 +65,9 @@ export function createLogger(
     },
     destination as DestinationStream,
   )
+  // Tells adapters (e.g. @tenantry/fastify) that lines already carry the tenant; pino's child
+  // loggers inherit it through the prototype.
+  ;(logger as unknown as Record<symbol, unknown>)[Symbol.for('tenantry.log.tagsTenant')] = true
   if (install) shared[KEY] = logger
   return logger
 }
