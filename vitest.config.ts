@@ -12,6 +12,8 @@ export default defineConfig({
   test: {
     projects,
     passWithNoTests: true,
+    // Most suites wait on files, sockets and child processes: more workers than cores pays off.
+    maxWorkers: 3,
     testTimeout: 30_000,
     hookTimeout: 60_000,
     reporters: process.env.CI
