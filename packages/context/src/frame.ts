@@ -33,7 +33,7 @@ export class Scope {
 
   constructor(
     readonly tenant: string,
-    /** The tenant's refresh generation when the scope opened (see `Tenancy.refreshTenant`). */
+    /** The refresh epoch when the scope opened (see `Tenancy.refreshTenant`). */
     readonly generation: number,
   ) {}
 

@@ -88,6 +88,8 @@ export class Tenancy {
   private readonly caches = new Map<string, ResourceCache<any>>()
   /** Tenant → how many times it was refreshed; scopes older than that build uncached instances. */
   private readonly generations = new Map<string, number>()
+  /** Counts refreshes of any tenant; a tenant's generation is the epoch of its last refresh. */
+  private epoch = 0
   /** Resource name → index in a scope's instance array; stable across redefinitions. */
   private readonly slots = new Map<string, number>()
   private readonly singletons = new Map<string, unknown>()
@@ -221,7 +223,7 @@ export class Tenancy {
   }
 
   private openScope(cur: Frame | undefined, tenant: string): TenantScope | Promise<TenantScope> {
-    const scope = new Scope(tenant, this.generations.get(tenant) ?? 0)
+    const scope = new Scope(tenant, this.epoch)
     const base = cur === undefined ? null : cur.baseOverrides
     const frame = new Frame(tenant, scope, base, base, tenant)
     const handle = new ScopeHandle(this.als, frame, scope)
@@ -310,7 +312,9 @@ export class Tenancy {
   }
 
   private bumpGeneration(tenant: string): void {
-    this.generations.set(tenant, (this.generations.get(tenant) ?? 0) + 1)
+    // One global counter keeps the Map out of every withTenant: a scope records the epoch, and
+    // only a scope that outlived some refresh looks its tenant up here.
+    this.generations.set(tenant, ++this.epoch)
   }
 
   /** The slot of a resource name, assigned on first use. */
@@ -441,13 +445,15 @@ export class Tenancy {
     tenant: string,
     fn: (tenant: string) => R | PromiseLike<R>,
   ): Promise<Awaited<R>> {
-    const scope = new Scope(tenant, this.generations.get(tenant) ?? 0)
+    const scope = new Scope(tenant, this.epoch)
     const base = cur === undefined ? null : cur.baseOverrides
     let result: R | PromiseLike<R>
     try {
       // Eager resources open inside the new frame, so their factories can use the getters of
       // resources defined before them (settings read from getDb(), a renderer from settings).
-      result = this.als.run(new Frame(tenant, scope, base, base, tenant), this.runIn, scope, fn)
+      result = this.als.run(new Frame(tenant, scope, base, base, tenant), () =>
+        this.runIn(scope, fn),
+      )
     } catch (error) {
       scope.close()
       return Promise.reject(error)
@@ -515,7 +521,8 @@ export class Tenancy {
     }
     // A scope that opened before a refresh of its tenant may still read the old settings: what
     // it builds now must not be cached as if it were fresh.
-    const outdated = scope.generation !== (this.generations.get(tenant) ?? 0)
+    const outdated =
+      scope.generation !== this.epoch && (this.generations.get(tenant) ?? 0) > scope.generation
     const entry = cache.acquire(tenant, outdated)
     if (entry.pending !== null && !cache.def.eager) {
       // A lazy factory must be synchronous. Fail the same way every time: drop the entry (it is
