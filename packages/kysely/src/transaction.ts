@@ -36,7 +36,17 @@ export async function withTransaction<R, DB = any>(
     await trx.rollback().execute()
     throw error
   }
-  await trx.commit().execute()
+  try {
+    await trx.commit().execute()
+  } catch (error) {
+    // Kysely releases the connection only after a successful COMMIT; a refused one (SQLite's
+    // deferred foreign keys keep the transaction open) would hold it forever.
+    await trx
+      .rollback()
+      .execute()
+      .catch(() => {})
+    throw error
+  }
   return result
 }
 
