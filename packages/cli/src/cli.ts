@@ -236,11 +236,16 @@ async function confirm(io: CliIO, name: string): Promise<void> {
       `Refusing to destroy "${name}" without confirmation: stdin is not a terminal. Pass --yes to confirm.`,
     )
   const rl = createInterface({ input: io.stdin, output: io.stderr, terminal: false })
+  // End of input (Ctrl-D) closes the interface without settling the question: treat it as no.
+  const closed = new Promise<undefined>((done) => rl.once('close', () => done(undefined)))
   try {
-    const answer = await rl.question(
-      `Destroy tenant "${name}" and all its data? This cannot be undone.\nType the tenant name to confirm: `,
-    )
-    if (answer.trim() !== name)
+    const answer = await Promise.race([
+      rl.question(
+        `Destroy tenant "${name}" and all its data? This cannot be undone.\nType the tenant name to confirm: `,
+      ),
+      closed,
+    ])
+    if (answer?.trim() !== name)
       throw new CliError(
         'TENANTRY_CLI_ABORTED',
         EXIT.ABORTED,

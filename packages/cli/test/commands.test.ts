@@ -185,6 +185,17 @@ describe('destroy', () => {
     expect((await cli(['list', '--json'], { loadStore })).stdout).toBe('[]\n')
   })
 
+  it('end of input at the question (Ctrl-D) aborts with exit 8 instead of hanging', async () => {
+    const { root, loadStore } = fresh()
+    await storeOn(root).createTenant('acme')
+    const stdin = tty()
+    stdin.end()
+    const r = await cli(['destroy', 'acme'], { loadStore, stdin })
+    expect(r.code).toBe(EXIT.ABORTED)
+    expect(r.stderr).toContain('Aborted: "acme" was not destroyed.')
+    expect((await cli(['list'], { loadStore })).stdout).toBe('acme\n')
+  }, 5000)
+
   it('--yes skips the question; unknown tenants and bad names have their codes', async () => {
     const { root, loadStore } = fresh()
     await storeOn(root).createTenant('acme')
