@@ -4,7 +4,7 @@ import {
   type ResourceOf,
   type Tenancy,
 } from '@tenantry/context'
-import type { Kysely } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import { SettingsTableError, SettingsValidationError } from './errors.js'
 import { SETTINGS_TABLE } from './migration.js'
 
@@ -123,7 +123,7 @@ export function defineSettings<T extends SettingsShape>(
       const write = async () => {
         const conn = db()
         const now = new Date().toISOString()
-        const values = await conn.transaction().execute(async (trx) => {
+        const values = await atomically(conn, async (trx) => {
           // Validate against what is stored now, not the snapshot this request started with.
           const merged = { ...merge(defaults, await readRows(trx, tenant)) } as T
           for (const [k, v] of entries) (merged as SettingsShape)[k] = v
@@ -150,6 +150,28 @@ export function defineSettings<T extends SettingsShape>(
     },
   }
   return def
+}
+
+let savepoints = 0
+
+/**
+ * Runs `fn` in a transaction, or in a savepoint when `db` already is one (the app's
+ * `withTransaction`, a test's rolled-back transaction): Kysely cannot nest `transaction()`.
+ */
+async function atomically<R>(db: Kysely<any>, fn: (trx: Kysely<any>) => Promise<R>): Promise<R> {
+  if (!db.isTransaction) return await db.transaction().execute(fn)
+  const name = sql.id(`tenantry_settings_${++savepoints}`)
+  await sql`savepoint ${name}`.execute(db)
+  let result: R
+  try {
+    result = await fn(db)
+  } catch (error) {
+    await sql`rollback to savepoint ${name}`.execute(db)
+    await sql`release savepoint ${name}`.execute(db)
+    throw error
+  }
+  await sql`release savepoint ${name}`.execute(db)
+  return result
 }
 
 async function readRows(db: Kysely<any>, tenant: string): Promise<Row[]> {

@@ -245,6 +245,24 @@ describe('settings → refresh', () => {
     expect([v.title, v.maxUploadMb, v.comments]).toEqual(['T', 50, false])
   })
 
+  it('updates inside an open transaction on db (a rolled-back test, withTransaction)', async () => {
+    const inTransaction = (fn: () => Promise<unknown>, commit: boolean) =>
+      tenancy.withTenant('acme', async () => {
+        const trx = await (tenancy.getResource('db') as Kysely<any>).startTransaction().execute()
+        try {
+          await tenancy.withOverrides({ db: trx }, fn)
+        } finally {
+          await (commit ? trx.commit() : trx.rollback()).execute()
+        }
+      })
+    await inTransaction(async () => {
+      expect((await settings.update({ title: 'Kept' })).title).toBe('Kept')
+    }, true)
+    expect(await tenancy.withTenant('acme', () => settings.get().title)).toBe('Kept')
+    await inTransaction(() => settings.update({ title: 'Rolled back' }), false)
+    expect(await tenancy.withTenant('acme', () => settings.get().title)).toBe('Kept')
+  })
+
   it('can update another tenant from outside (admin tools)', async () => {
     await settings.updateFor('globex', { title: 'Globex' })
     expect(await tenancy.withTenant('globex', () => settings.get().title)).toBe('Globex')
