@@ -41,8 +41,10 @@ export function formatTenantUrl(
     hostPart.replaceAll('{tenant}', tenant.toLowerCase()) +
     pathPart.replaceAll('{tenant}', encodeURIComponent(tenant))
   const url = new URL(base.replace(/\/+$/, '') + path)
-  const expected = new URL(`${hostPart.replaceAll('{tenant}', tenant.toLowerCase())}/`)
-  if (url.origin !== expected.origin)
-    throw new MailUrlError(`The URL for ${JSON.stringify(path)} would leave ${expected.origin}.`)
+  // The tenant's site: its origin and, for a path template, everything under its path (dot
+  // segments in `path` such as `/../globex` must not climb into another tenant's).
+  const site = new URL(`${base.replace(/\/+$/, '')}/`)
+  if (url.origin !== site.origin || !`${url.pathname}/`.startsWith(site.pathname))
+    throw new MailUrlError(`The URL for ${JSON.stringify(path)} would leave ${site.href}.`)
   return url.href
 }

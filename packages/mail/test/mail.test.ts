@@ -212,6 +212,16 @@ describe('formatTenantUrl', () => {
       )
     expect(() => formatTenantUrl('https://example.com', '/', 'acme')).toThrow(/placeholder/)
   })
+
+  it('keeps a path-form link inside the tenant: no dot segments up to another tenant', () => {
+    const t = 'https://example.com/t/{tenant}'
+    for (const path of ['/../globex/pages/x', '/%2e%2e/globex', '/./../globex', '/x/../../b'])
+      expect(() => formatTenantUrl(t, path, 'acme')).toThrow(
+        expect.objectContaining({ code: 'TENANTRY_MAIL_URL' }),
+      )
+    expect(formatTenantUrl(t, '/x/../y', 'acme')).toBe('https://example.com/t/acme/y')
+    expect(formatTenantUrl(t, '/', 'acme')).toBe('https://example.com/t/acme/')
+  })
 })
 
 /** A minimal real SMTP server: enough of RFC 5321 for nodemailer's SMTP transport. */
