@@ -155,6 +155,8 @@ export class LocalStorage implements Storage {
     const base = await this.base()
     const slash = p.lastIndexOf('/')
     const start = slash === -1 ? base : join(base, ...p.slice(0, slash).split('/'))
+    // walk() skips symlinks it meets, but lstat(start) follows links before its last segment.
+    if (start !== base && (await realpath(start).catch(() => undefined)) !== start) return []
     const keys: string[] = []
     await walk(base, start, keys)
     return keys.filter((k) => k.startsWith(p)).sort()

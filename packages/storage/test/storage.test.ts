@@ -243,6 +243,11 @@ describe('no way out of the tenant root (GHSA-pmwx-rm49-xv39 class)', () => {
     expect(await storage.list()).toEqual([])
     expect(await storage.list('evil/')).toEqual([])
     expect(await rawTree(outside)).toEqual(['secret.txt'])
+    // A prefix reaching into a real folder behind the link lists nothing either.
+    await mkdir(join(outside, 'sub'))
+    await writeFile(join(outside, 'sub', 'other.txt'), 'x')
+    expect(await storage.list('evil/sub/')).toEqual([])
+    expect(await storage.list('evil/sub/o')).toEqual([])
   })
 
   it('refuses a symlink planted after the file was written and checked', async () => {
