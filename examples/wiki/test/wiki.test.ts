@@ -186,6 +186,26 @@ describe('attachments', () => {
     expect((await get('/t/globex/pages/welcome/attachments/notes.txt')).statusCode).toBe(404)
     expect((await get('/t/acme/pages/welcome/attachments/..%2Fdb.sqlite3')).statusCode).toBe(404)
   })
+
+  it('serves uploaded HTML and SVG as downloads, never inline as markup', async () => {
+    for (const name of ['evil.html', 'evil.svg', 'evil.HTM']) {
+      const file = await upload(name, '<svg onload=alert(1)><script>alert(1)</script>')
+      await app.inject({
+        method: 'POST',
+        url: '/t/acme/pages/welcome/attachments',
+        payload: file.payload,
+        headers: { ...file.headers, host: 'localhost' },
+      })
+      const res = await get(`/t/acme/pages/welcome/attachments/${name}`)
+      expect(res.statusCode).toBe(200)
+      expect(res.headers['content-type']).toBe('application/octet-stream')
+      expect(res.headers['content-disposition']).toBe(`attachment; filename="${name}"`)
+      expect(res.headers['x-content-type-options']).toBe('nosniff')
+    }
+    const text = await get('/t/acme/pages/welcome/attachments/notes.txt')
+    expect(text.headers['content-type']).toBe('text/plain; charset=utf-8')
+    expect(text.headers['content-security-policy']).toContain('sandbox')
+  })
 })
 
 describe('admin and tenants', () => {
