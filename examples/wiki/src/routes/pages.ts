@@ -1,4 +1,5 @@
 import { getDb, getMail, getRenderer, getStorage } from '@tenantry/context'
+import { withTransaction } from '@tenantry/kysely'
 import { getLogger } from '@tenantry/log'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { PageRow } from '../migrations.js'
@@ -91,31 +92,32 @@ export const pageRoutes: FastifyPluginAsync<RouteOptions> = async (app, { pathFo
     if (error !== undefined) return sendHtml(reply, editView(view, form, error), 400)
     const now = new Date().toISOString()
     const base = slugify(form.title)
-    const slug = await getDb()
-      .transaction()
-      .execute(async (db) => {
-        const taken = new Set(
-          (
-            await db
-              .selectFrom('pages')
-              .select('slug')
-              .where((eb) => eb.or([eb('slug', '=', base), eb('slug', 'like', `${base}-%`)]))
-              .execute()
-          ).map((r) => r.slug),
-        )
-        let slug = base
-        for (let i = 2; taken.has(slug); i++) slug = `${base}-${i}`
-        const row = { slug, title: form.title, body: form.body }
-        await db
-          .insertInto('pages')
-          .values({ ...row, revision: 1, created_at: now, updated_at: now })
-          .execute()
-        await db
-          .insertInto('revisions')
-          .values({ ...row, revision: 1, summary: form.summary || 'created', created_at: now })
-          .execute()
-        return slug
-      })
+    // withTransaction, not getDb().transaction(): inside it getDb() is the transaction, and it
+    // nests as a savepoint when a caller (a test, a job) already holds one.
+    const slug = await withTransaction(async () => {
+      const db = getDb()
+      const taken = new Set(
+        (
+          await db
+            .selectFrom('pages')
+            .select('slug')
+            .where((eb) => eb.or([eb('slug', '=', base), eb('slug', 'like', `${base}-%`)]))
+            .execute()
+        ).map((r) => r.slug),
+      )
+      let slug = base
+      for (let i = 2; taken.has(slug); i++) slug = `${base}-${i}`
+      const row = { slug, title: form.title, body: form.body }
+      await db
+        .insertInto('pages')
+        .values({ ...row, revision: 1, created_at: now, updated_at: now })
+        .execute()
+      await db
+        .insertInto('revisions')
+        .values({ ...row, revision: 1, summary: form.summary || 'created', created_at: now })
+        .execute()
+      return slug
+    })
     await notify(view, { slug, title: form.title }, 'created', form.summary)
     return reply.redirect(`${view.base}/pages/${slug}`, 303)
   })
@@ -153,30 +155,29 @@ export const pageRoutes: FastifyPluginAsync<RouteOptions> = async (app, { pathFo
       )
     const now = new Date().toISOString()
     const revision = seen + 1
-    const saved = await getDb()
-      .transaction()
-      .execute(async (db) => {
-        // Only on top of the revision the editor started from: no silent lost update.
-        const result = await db
-          .updateTable('pages')
-          .set({ title: form.title, body: form.body, revision, updated_at: now })
-          .where('slug', '=', page.slug)
-          .where('revision', '=', seen)
-          .executeTakeFirst()
-        if (result.numUpdatedRows === 0n) return false
-        await db
-          .insertInto('revisions')
-          .values({
-            slug: page.slug,
-            revision,
-            title: form.title,
-            body: form.body,
-            summary: form.summary || 'edited',
-            created_at: now,
-          })
-          .execute()
-        return true
-      })
+    const saved = await withTransaction(async () => {
+      const db = getDb()
+      // Only on top of the revision the editor started from: no silent lost update.
+      const result = await db
+        .updateTable('pages')
+        .set({ title: form.title, body: form.body, revision, updated_at: now })
+        .where('slug', '=', page.slug)
+        .where('revision', '=', seen)
+        .executeTakeFirst()
+      if (result.numUpdatedRows === 0n) return false
+      await db
+        .insertInto('revisions')
+        .values({
+          slug: page.slug,
+          revision,
+          title: form.title,
+          body: form.body,
+          summary: form.summary || 'edited',
+          created_at: now,
+        })
+        .execute()
+      return true
+    })
     if (!saved) {
       const current = await findPage(page.slug)
       const message = `Someone saved revision ${current.revision} while you were editing revision ${seen}. Your text is below; the saved one is on the page.`
