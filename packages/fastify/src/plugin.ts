@@ -175,8 +175,12 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
     request.tenant = tenant
     if (header !== undefined) reply.header(header, tenant)
     if (logBindings) bindLog(request, reply, tenant)
-    reply.raw.on('close', () => scope.onClose())
+    // An async resolver or tenant source may answer after the client has gone: then 'close'
+    // has fired already and will not come again, so act on it once the request has moved on.
+    const gone = (reply.raw as { closed?: boolean }).closed === true
+    if (!gone) reply.raw.on('close', () => scope.onClose())
     handle.run(done) // the rest of the request starts here, inside the tenant's frame
+    if (gone) scope.onClose()
   }
 
   // enterScope, not withTenant: a request ends with an event (the response finishing), so the

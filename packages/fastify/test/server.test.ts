@@ -66,6 +66,40 @@ describe('a real server', () => {
     ])
   })
 
+  it('releases the scope when the client left while an async resolver was still running', async () => {
+    const resolving = deferred()
+    const answer = deferred()
+    const subdomain = fromSubdomain({ root: 'example.com' })
+    h = await makeApp({
+      resolve: async (request) => {
+        resolving.resolve()
+        await answer.promise
+        return subdomain(request)
+      },
+    })
+    const aborted = deferred()
+    const handled = deferred()
+    h.app.addHook('onRequestAbort', (_req, done) => {
+      aborted.resolve() // the response's 'close' came before this (same socket event)
+      done()
+    })
+    h.app.get('/', async () => {
+      h.tenancy.getResource('probe')
+      handled.resolve()
+      return 'late'
+    })
+    await h.app.listen({ host: '127.0.0.1', port: 0 })
+    const { req, closed } = startGet('/')
+    await resolving.promise
+    req.destroy()
+    await closed
+    await aborted.promise
+    answer.resolve() // the tenant is entered only now, after the response has closed
+    await handled.promise
+    await h.tenancy.releaseTenant('acme', { timeoutMs: 2000 })
+    expect(h.disposed).toEqual(['acme'])
+  })
+
   it('runs onTimeout inside the tenant and releases the scope afterwards', async () => {
     h = await makeApp(
       { resolve: fromSubdomain({ root: 'example.com' }) },
