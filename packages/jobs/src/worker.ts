@@ -135,13 +135,18 @@ export function createWorker(options: WorkerOptions): Worker {
       }
       const run = (): unknown => handler(payload, context)
       // Both branches set the frame explicitly: whatever context the backend calls us from
-      // (a wake-up from inside a request, the previous job's continuation), the handler sees
-      // exactly the envelope's tenant or none. withTenant closes the tenant's scope once the
-      // handler's promise (or thenable) settles.
+      // (a wake-up from inside a request, the previous job's continuation, a worker started
+      // inside a tenant), the handler sees exactly the envelope's tenant or none. Leaving the
+      // caller's frame first matters: withTenant of the tenant already current is a no-op, and
+      // would run the job in the caller's scope with its overrides (an open transaction).
+      // withTenant closes the tenant's scope once the handler's promise (or thenable) settles.
+      const tenant = env.tenant
       attempt =
-        env.tenant === null
+        tenant === null
           ? Promise.resolve(tenancy.withoutTenant(run))
-          : tenancy.withTenant(tenancy.validateName(env.tenant), run, { allowSwitch: true })
+          : tenancy.withoutTenant(() =>
+              tenancy.withTenant(tenancy.validateName(tenant), run, { allowSwitch: true }),
+            )
     } catch (error) {
       attempt = Promise.reject(error)
     }

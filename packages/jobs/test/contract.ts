@@ -214,6 +214,30 @@ export function describeJobBackendContract(
       expect(events.failed).toHaveLength(1)
     })
 
+    test('a worker started inside a tenant does not lend its frame to that tenant’s jobs', async () => {
+      const { tenancy, marker } = makeTenancy()
+      const backend = await backendFor()
+      const seen: string[] = []
+      const job = defineJob(
+        'starter',
+        () => {
+          seen.push(`${tenancy.currentTenant()}/${marker()}`)
+        },
+        { tenancy, backend },
+      )
+      // E.g. started from a request or a test that holds acme's open transaction as an override.
+      const worker = await tenancy.withTenant('acme', () =>
+        tenancy.withOverrides({ marker: { tenant: 'acme-transaction' } }, () =>
+          started(createWorker({ backend, jobs: [job] })),
+        ),
+      )
+      const events = record(worker)
+      await job.enqueue(null, { tenant: 'acme' })
+      await job.enqueue(null, { tenant: 'globex' })
+      await waitFor(() => events.completed.length === 2)
+      expect(seen.sort()).toEqual(['acme/acme', 'globex/globex'])
+    })
+
     test('delayed jobs wait for their delay', async () => {
       const { tenancy } = makeTenancy()
       const backend = await backendFor()
