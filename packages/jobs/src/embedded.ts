@@ -288,7 +288,9 @@ class EmbeddedBackend implements JobBackend {
 let claims = 0
 
 class EmbeddedConsumer implements JobConsumer {
-  private readonly running = new Map<number, { token: string; done: Promise<void> }>()
+  // Keyed by claim (job id and token), not job id: if this process stalls past a lease, the same
+  // job can be claimed again while its first run is still going, and close() must wait for both.
+  private readonly running = new Map<string, { id: number; token: string; done: Promise<void> }>()
   private closed = false
   private signal: (() => void) | undefined
   private woken = false
@@ -383,7 +385,7 @@ class EmbeddedConsumer implements JobConsumer {
       (outcome) => this.settle(row, token, outcome),
       (error) => this.settle(row, token, { ok: false, error, permanent: false }),
     )
-    this.running.set(row.id, { token, done })
+    this.running.set(`${row.id}:${token}`, { id: row.id, token, done })
     this.renewTimer ??= setInterval(() => this.renew(), Math.max(10, this.backend.leaseMs / 3))
   }
 
@@ -393,7 +395,7 @@ class EmbeddedConsumer implements JobConsumer {
     } catch (error) {
       this.options.onError(error)
     }
-    this.running.delete(row.id)
+    this.running.delete(`${row.id}:${token}`)
     if (this.running.size === 0) {
       clearInterval(this.renewTimer)
       this.renewTimer = undefined
@@ -403,7 +405,7 @@ class EmbeddedConsumer implements JobConsumer {
 
   private renew(): void {
     try {
-      this.backend.renew([...this.running].map(([id, r]) => [id, r.token] as [number, string]))
+      this.backend.renew([...this.running.values()].map((r) => [r.id, r.token] as [number, string]))
     } catch (error) {
       this.options.onError(error)
     }
