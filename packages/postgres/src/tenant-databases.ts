@@ -1,6 +1,7 @@
 import {
   type CreateTenantOptions,
   tenancy as defaultTenancy,
+  type EachTenantOptions,
   type MigrateAllOptions,
   migrateEachTenant,
   type ResourceDefinition,
@@ -66,11 +67,8 @@ export interface PostgresTenantDatabasesOptions {
   tenancy?: Tenancy
 }
 
-/** Options of {@link PostgresTenantDatabases.withEachTenant}. */
-export interface EachTenantDbOptions {
-  /** How many tenants run at once; default 1. */
-  concurrency?: number
-}
+/** Options of {@link PostgresTenantDatabases.withEachTenant}: the core's, less `tenants` (every ready one). */
+export type EachTenantDbOptions = Pick<EachTenantOptions, 'concurrency'>
 
 /**
  * Per-tenant PostgreSQL schemas behind the same interface as `@tenantry/sqlite`'s

@@ -13,6 +13,7 @@ import { dirname, join } from 'node:path'
 import {
   type CreateTenantOptions,
   tenancy as defaultTenancy,
+  type EachTenantOptions,
   type MigrateAllOptions,
   migrateEachTenant,
   type ResourceDefinition,
@@ -74,11 +75,8 @@ export interface TenantDatabasesOptions {
   tenancy?: Tenancy
 }
 
-/** Options of {@link TenantDatabases.withEachTenant}. */
-export interface EachTenantDbOptions {
-  /** How many tenants run at once; default 1. */
-  concurrency?: number
-}
+/** Options of {@link TenantDatabases.withEachTenant}: the core's, less `tenants` (every ready one). */
+export type EachTenantDbOptions = Pick<EachTenantOptions, 'concurrency'>
 
 /** Per-tenant SQLite databases: the tenant lifecycle, the `db` resource and the central database. */
 export interface TenantDatabases<DB, CentralDB = unknown> extends TenantStore {
