@@ -9,4 +9,5 @@ export {
   migrationStamp,
   toProvider,
 } from './migrations.js'
+export type { EachTenantDbOptions, TenantDatabaseStore } from './store.js'
 export { type WithTransactionOptions, withTransaction } from './transaction.js'

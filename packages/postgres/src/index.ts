@@ -5,8 +5,10 @@
  */
 
 export {
+  type EachTenantDbOptions,
   type MigrationsOption,
   migrationStamp,
+  type TenantDatabaseStore,
   type WithTransactionOptions,
   withTransaction,
 } from '@tenantry/kysely'
@@ -20,7 +22,6 @@ export {
 export { MAX_IDENTIFIER_BYTES, quoteIdent, schemaFor } from './naming.js'
 export {
   createPostgresTenantDatabases,
-  type EachTenantDbOptions,
   type PostgresTenantDatabases,
   type PostgresTenantDatabasesOptions,
 } from './tenant-databases.js'

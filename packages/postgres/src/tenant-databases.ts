@@ -1,16 +1,15 @@
 import {
   type CreateTenantOptions,
   tenancy as defaultTenancy,
-  type EachTenantOptions,
   type MigrateAllOptions,
   migrateEachTenant,
   type ResourceDefinition,
   type Tenancy,
   type TenantInfo,
   type TenantMigrationResult,
-  type TenantStore,
   UnknownTenantError,
 } from '@tenantry/context'
+import type { EachTenantDbOptions, TenantDatabaseStore } from '@tenantry/kysely'
 import {
   Kysely,
   type KyselyConfig,
@@ -67,24 +66,16 @@ export interface PostgresTenantDatabasesOptions {
   tenancy?: Tenancy
 }
 
-/** Options of {@link PostgresTenantDatabases.withEachTenant}: the core's, less `tenants` (every ready one). */
-export type EachTenantDbOptions = Pick<EachTenantOptions, 'concurrency'>
-
 /**
  * Per-tenant PostgreSQL schemas behind the same interface as `@tenantry/sqlite`'s
  * `TenantDatabases`: the tenant lifecycle, the `db` resource and the central schema.
  */
-export interface PostgresTenantDatabases<DB, CentralDB = unknown> extends TenantStore {
-  /** The `db` resource for the core: eager, capped; each instance is `kysely.withSchema(schema)`. */
-  readonly resource: ResourceDefinition<Kysely<DB>>
-  /** The central (untenanted) schema, migrated on its first query. */
-  readonly central: Kysely<CentralDB>
+export interface PostgresTenantDatabases<DB, CentralDB = unknown>
+  extends TenantDatabaseStore<DB, CentralDB> {
   /** The one pool every tenant shares. */
   readonly pool: pg.Pool
   /** The prefix of every tenant schema. */
   readonly schemaPrefix: string
-  /** Registers `db` (and `centralDb`) and this store as the tenant source of `tenancy`. */
-  install(tenancy?: Tenancy): this
   /** The tenant's schema name (validates the tenant name). */
   schemaOf(tenant: string): string
   /** The advisory-lock key (bigint as a string) taken while the tenant is created, migrated or destroyed. */
@@ -94,13 +85,6 @@ export interface PostgresTenantDatabases<DB, CentralDB = unknown> extends Tenant
    * `withSchema` does not rewrite: ``sql`select * from ${store.table('page')}` ``.
    */
   table(name: string): RawBuilder<unknown>
-  /** Runs `fn` inside every ready tenant; see `Tenancy.withEachTenant`. */
-  withEachTenant<R>(
-    fn: (tenant: string) => R | PromiseLike<R>,
-    options?: EachTenantDbOptions,
-  ): Promise<Awaited<R>[]>
-  /** Applies pending central migrations now (they also run on the central's first query). */
-  migrateCentral(): Promise<string[]>
 }
 
 /**

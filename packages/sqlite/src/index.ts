@@ -5,8 +5,10 @@
  */
 
 export {
+  type EachTenantDbOptions,
   type MigrationsOption,
   migrationStamp,
+  type TenantDatabaseStore,
   type WithTransactionOptions,
   withTransaction,
 } from '@tenantry/kysely'
@@ -23,7 +25,6 @@ export { assertNoFileAccess } from './guard.js'
 export { type BucketingOptions, DEFAULT_BUCKETED_PATH, DEFAULT_PATH } from './layout.js'
 export {
   createTenantDatabases,
-  type EachTenantDbOptions,
   type TenantDatabases,
   type TenantDatabasesOptions,
 } from './tenant-databases.js'

@@ -13,16 +13,15 @@ import { dirname, join } from 'node:path'
 import {
   type CreateTenantOptions,
   tenancy as defaultTenancy,
-  type EachTenantOptions,
   type MigrateAllOptions,
   migrateEachTenant,
   type ResourceDefinition,
   type Tenancy,
   type TenantInfo,
   type TenantMigrationResult,
-  type TenantStore,
   UnknownTenantError,
 } from '@tenantry/context'
+import type { EachTenantDbOptions, TenantDatabaseStore } from '@tenantry/kysely'
 import type Database from 'better-sqlite3'
 import type { Kysely } from 'kysely'
 import { kyselyOver, openFile, type SqlLogger } from './connection.js'
@@ -75,28 +74,13 @@ export interface TenantDatabasesOptions {
   tenancy?: Tenancy
 }
 
-/** Options of {@link TenantDatabases.withEachTenant}: the core's, less `tenants` (every ready one). */
-export type EachTenantDbOptions = Pick<EachTenantOptions, 'concurrency'>
-
 /** Per-tenant SQLite databases: the tenant lifecycle, the `db` resource and the central database. */
-export interface TenantDatabases<DB, CentralDB = unknown> extends TenantStore {
-  /** The `db` resource for the core: eager, capped, disposed by closing the file. */
-  readonly resource: ResourceDefinition<Kysely<DB>>
-  /** The central (untenanted) database at `root/central.sqlite3`, migrated on first use. */
-  readonly central: Kysely<CentralDB>
-  /** The folder holding everything. */
+export interface TenantDatabases<DB, CentralDB = unknown>
+  extends TenantDatabaseStore<DB, CentralDB> {
+  /** The folder holding everything (the central database is `root/central.sqlite3`). */
   readonly root: string
-  /** Registers `db` (and `centralDb`) and this store as the tenant source of `tenancy`. */
-  install(tenancy?: Tenancy): this
   /** The tenant's database file (validates the name; never outside `root`). */
   tenantPath(tenant: string): string
-  /** Runs `fn` inside every ready tenant; see `Tenancy.withEachTenant`. */
-  withEachTenant<R>(
-    fn: (tenant: string) => R | PromiseLike<R>,
-    options?: EachTenantDbOptions,
-  ): Promise<Awaited<R>[]>
-  /** Applies pending central migrations now (they also run on the central's first query). */
-  migrateCentral(): Promise<string[]>
 }
 
 /**
