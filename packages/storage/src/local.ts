@@ -96,8 +96,7 @@ export class LocalStorage implements Storage {
 
   async exists(key: string): Promise<boolean> {
     const k = checkKey(key)
-    const base = await this.base()
-    const full = join(base, ...k.split('/'))
+    const full = await this.pathOf(k)
     let fh: FileHandle
     try {
       fh = await open(full, O_RDONLY | O_NOFOLLOW)
@@ -173,9 +172,13 @@ export class LocalStorage implements Storage {
     return this.realDir
   }
 
+  /** Where a checked key lives on disk (under the tenant's real folder). */
+  private async pathOf(k: string): Promise<string> {
+    return join(await this.base(), ...k.split('/'))
+  }
+
   private async openForRead(k: string): Promise<FileHandle> {
-    const base = await this.base()
-    const full = join(base, ...k.split('/'))
+    const full = await this.pathOf(k)
     let fh: FileHandle
     try {
       fh = await open(full, O_RDONLY | O_NOFOLLOW)
