@@ -11,7 +11,8 @@ import { createTenantDatabases } from '@tenantry/sqlite'
 import autocannon from 'autocannon'
 import Database from 'better-sqlite3'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { Kysely, type Migration, SqliteDialect } from 'kysely'
+import { Kysely, SqliteDialect } from 'kysely'
+import { type PageRow, pageMigrations } from './fixtures.ts'
 import { compare, median, section } from './lib.ts'
 
 const TENANTS = Array.from({ length: 1000 }, (_, i) => `t${String(i).padStart(4, '0')}`)
@@ -19,26 +20,10 @@ const SECONDS = 3
 const root = mkdtempSync(join(tmpdir(), 'tenantry-fastify-db-'))
 process.on('exit', () => rmSync(root, { recursive: true, force: true }))
 
-interface PageRow {
-  slug: string
-  title: string
-  body: string
-}
 type TenantDB = { page: PageRow }
 type SharedDB = { page: PageRow & { tenant_id: string } }
 
-const migrations: Record<string, Migration> = {
-  '001_page': {
-    async up(db) {
-      await db.schema
-        .createTable('page')
-        .addColumn('slug', 'text', (c) => c.primaryKey())
-        .addColumn('title', 'text', (c) => c.notNull())
-        .addColumn('body', 'text', (c) => c.notNull())
-        .execute()
-    },
-  },
-}
+const migrations = pageMigrations
 
 /** The tenanted server: @tenantry/fastify + @tenantry/sqlite with a cap on open handles. */
 async function tenantedServer(cap: number): Promise<{ app: FastifyInstance; tenancy: Tenancy }> {

@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import autocannon from 'autocannon'
 import type { Kysely } from 'kysely'
+import { pageMigrations } from './fixtures.ts'
 import { compare, figure, section } from './lib.ts'
 
 const VARIANTS = ['schema', 'shared'] as const
@@ -20,18 +21,7 @@ const TENANTS = Array.from({ length: 100 }, (_, i) => `tenant-${i}`)
 const PAGES = 20
 const POOL_MAX = 10
 
-const migrations = {
-  '001_page': {
-    async up(db: Kysely<any>) {
-      await db.schema
-        .createTable('page')
-        .addColumn('slug', 'text', (c) => c.primaryKey())
-        .addColumn('title', 'text', (c) => c.notNull())
-        .addColumn('body', 'text', (c) => c.notNull())
-        .execute()
-    },
-  },
-}
+const migrations = pageMigrations
 
 if (DATABASE_URL === undefined) {
   console.log('skipped: DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/test)')
