@@ -5,6 +5,12 @@
 import { type ResourceDefinition, requireTenant, TenantryError } from '@tenantry/context'
 import { LRUCache } from 'lru-cache'
 
+declare module '@tenantry/context' {
+  interface TenantryErrorCodes {
+    TENANTRY_CACHE_KEY: true
+  }
+}
+
 export { LRUCache } from 'lru-cache'
 
 /** A cache key could not be built: the tenant is not a non-empty string, or a key is not a string. */

@@ -1,4 +1,12 @@
-import { TenantryError } from '@tenantry/context'
+import { TenantryError, type TenantryErrorCode } from '@tenantry/context'
+
+declare module '@tenantry/context' {
+  interface TenantryErrorCodes {
+    TENANTRY_CLI_CONFIG: true
+    TENANTRY_CLI_USAGE: true
+    TENANTRY_CLI_ABORTED: true
+  }
+}
 
 /**
  * Exit codes of the `tenantry` command. Stable: scripts may branch on them.
@@ -35,7 +43,12 @@ export class CliError extends TenantryError {
   /** The process exit code this error leads to. */
   readonly exitCode: ExitCode
 
-  constructor(code: string, exitCode: ExitCode, message: string, options?: ErrorOptions) {
+  constructor(
+    code: TenantryErrorCode,
+    exitCode: ExitCode,
+    message: string,
+    options?: ErrorOptions,
+  ) {
     super(code, message, options)
     this.exitCode = exitCode
   }

@@ -1,26 +1,40 @@
-/** Stable error codes of tenantry. Match on `error.code`, not on `instanceof`: two installed
- * copies of a package have two copies of each class, but the codes are the same. */
-export type TenantryErrorCode =
-  | 'TENANTRY_NO_TENANT'
-  | 'TENANTRY_TENANT_SWITCH'
-  | 'TENANTRY_INVALID_TENANT_NAME'
-  | 'TENANTRY_UNKNOWN_TENANT'
-  | 'TENANTRY_UNKNOWN_RESOURCE'
-  | 'TENANTRY_RESOURCE_NOT_READY'
-  | 'TENANTRY_TENANT_IN_USE'
-  | 'TENANTRY_CONFIG'
-  | 'TENANTRY_TENANT_EXISTS'
-  | 'TENANTRY_PENDING_MIGRATIONS'
-  | 'TENANTRY_MIGRATION_FAILED'
-  | 'TENANTRY_TENANT_BUSY'
-  | 'TENANTRY_ATTACH_REFUSED'
-  | 'TENANTRY_TENANT_PATH'
-  | (string & {})
+/**
+ * Every stable error code of tenantry, one key each. Each package adds its own codes by
+ * declaration merging, so {@link TenantryErrorCode} is a closed union of all installed ones:
+ *
+ * ```ts
+ * declare module '@tenantry/context' {
+ *   interface TenantryErrorCodes { TENANTRY_CACHE_KEY: true }
+ * }
+ * ```
+ *
+ * Match on `error.code`, not on `instanceof`: two installed copies of a package have two copies
+ * of each class, but the codes are the same. `docs/errors.md` lists every code.
+ */
+export interface TenantryErrorCodes {
+  TENANTRY_NO_TENANT: true
+  TENANTRY_TENANT_SWITCH: true
+  TENANTRY_INVALID_TENANT_NAME: true
+  TENANTRY_UNKNOWN_TENANT: true
+  TENANTRY_UNKNOWN_RESOURCE: true
+  TENANTRY_RESOURCE_NOT_READY: true
+  TENANTRY_TENANT_IN_USE: true
+  TENANTRY_CONFIG: true
+  TENANTRY_TENANT_EXISTS: true
+  TENANTRY_PENDING_MIGRATIONS: true
+  TENANTRY_MIGRATION_FAILED: true
+  TENANTRY_TENANT_BUSY: true
+}
+
+/** A stable tenantry error code: a key of {@link TenantryErrorCodes}. */
+export type TenantryErrorCode = keyof TenantryErrorCodes & string
 
 /** Base class of every tenantry error: a message that says what to do and a stable `code`. */
 export class TenantryError extends Error {
   /** Stable, machine-readable code (e.g. `TENANTRY_NO_TENANT`). */
   readonly code: TenantryErrorCode
+  /** HTTP status for errors a request can cause (Fastify's error handler uses it); unset otherwise. */
+  declare readonly statusCode?: number
 
   constructor(code: TenantryErrorCode, message: string, options?: ErrorOptions) {
     super(message, options)

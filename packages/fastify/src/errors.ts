@@ -6,7 +6,7 @@ import { TenantryError } from '@tenantry/context'
  */
 export class TenantNotFoundError extends TenantryError {
   /** HTTP status: Fastify's error handler uses it for the reply. */
-  readonly statusCode = 404
+  override readonly statusCode = 404
   /** The tenant that was asked for. */
   readonly tenant: string
 
@@ -26,7 +26,7 @@ export class TenantNotFoundError extends TenantryError {
  */
 export class InvalidTenantRequestError extends TenantryError {
   /** HTTP status: Fastify's error handler uses it for the reply. */
-  readonly statusCode = 400
+  override readonly statusCode = 400
 
   constructor(message: string, options?: ErrorOptions) {
     super('TENANTRY_INVALID_TENANT_NAME', message, options)

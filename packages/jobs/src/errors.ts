@@ -1,5 +1,16 @@
 import { isTenantryError, TenantryError } from '@tenantry/context'
 
+declare module '@tenantry/context' {
+  interface TenantryErrorCodes {
+    TENANTRY_JOB_UNKNOWN: true
+    TENANTRY_JOB_CONFIG: true
+    TENANTRY_JOB_NO_BACKEND: true
+    TENANTRY_JOB_BACKEND_CLOSED: true
+    TENANTRY_JOB_ENVELOPE: true
+    TENANTRY_JOB_PERMANENT: true
+  }
+}
+
 /** A job name was defined twice in one worker, or a job was enqueued under a name no worker knows. */
 export class UnknownJobError extends TenantryError {
   /** The job name that was not found. */

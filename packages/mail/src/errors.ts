@@ -1,5 +1,12 @@
 import { TenantryError } from '@tenantry/context'
 
+declare module '@tenantry/context' {
+  interface TenantryErrorCodes {
+    TENANTRY_MAIL_CONFIG: true
+    TENANTRY_MAIL_URL: true
+  }
+}
+
 /** Mail settings are missing or inconsistent (no sender, no transport). */
 export class MailConfigError extends TenantryError {
   constructor(message: string) {

@@ -1,5 +1,11 @@
 import { TenantryError } from '@tenantry/context'
 
+declare module '@tenantry/context' {
+  interface TenantryErrorCodes {
+    TENANTRY_SCHEMA_NAME: true
+  }
+}
+
 // The store errors shared by every backend live in the core (same classes, same codes).
 export {
   MigrationFailedError,

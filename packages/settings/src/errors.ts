@@ -1,5 +1,12 @@
 import { TenantryError } from '@tenantry/context'
 
+declare module '@tenantry/context' {
+  interface TenantryErrorCodes {
+    TENANTRY_SETTINGS_INVALID: true
+    TENANTRY_SETTINGS_TABLE: true
+  }
+}
+
 /** A settings update was refused: unknown key, wrong type, or the app's `validate` said no. */
 export class SettingsValidationError extends TenantryError {
   /** The offending key, when one key is to blame. */

@@ -1,5 +1,12 @@
 import { TenantryError } from '@tenantry/context'
 
+declare module '@tenantry/context' {
+  interface TenantryErrorCodes {
+    TENANTRY_ATTACH_REFUSED: true
+    TENANTRY_TENANT_PATH: true
+  }
+}
+
 // The store errors shared by every backend live in the core (same classes, same codes).
 export {
   MigrationFailedError,

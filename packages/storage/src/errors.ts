@@ -1,5 +1,12 @@
 import { TenantryError } from '@tenantry/context'
 
+declare module '@tenantry/context' {
+  interface TenantryErrorCodes {
+    TENANTRY_STORAGE_PATH: true
+    TENANTRY_STORAGE_NOT_FOUND: true
+  }
+}
+
 /**
  * A storage key (or tenant name) would leave the tenant's root, or is malformed: `..`, an
  * absolute path, a backslash, NUL, an encoded or look-alike separator, a symlink, a hard link.

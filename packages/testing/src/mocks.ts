@@ -16,6 +16,12 @@ import {
 } from '@tenantry/storage'
 import { aroundEach } from 'vitest'
 
+declare module '@tenantry/context' {
+  interface TenantryErrorCodes {
+    TENANTRY_TESTING_NO_TEST: true
+  }
+}
+
 // --- mail ------------------------------------------------------------------------------------
 
 /** What {@link FakeMailer.send} accepts: `TenantMailer.send`'s message (nodemailer's options). */

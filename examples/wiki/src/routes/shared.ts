@@ -8,6 +8,13 @@ import type { WikiStore } from '../tenancy.js'
 import type { SafeHtml } from '../views/html.js'
 import type { WikiView } from '../views/layout.js'
 
+declare module '@tenantry/context' {
+  interface TenantryErrorCodes {
+    TENANTRY_WIKI_NOT_FOUND: true
+    TENANTRY_WIKI_BAD_REQUEST: true
+  }
+}
+
 /** What the routes share: the store, the settings definition, the outbox. */
 export interface WikiServices {
   /** The tenant store (SQLite or PostgreSQL). */
@@ -37,7 +44,7 @@ export interface RouteOptions {
 /** An HTTP error of the wiki itself (missing page, bad form): rendered as an HTML page. */
 export class WikiHttpError extends TenantryError {
   /** The HTTP status Fastify's error handler replies with. */
-  readonly statusCode: number
+  override readonly statusCode: number
 
   constructor(statusCode: 400 | 404 | 409 | 413, message: string) {
     super(statusCode === 404 ? 'TENANTRY_WIKI_NOT_FOUND' : 'TENANTRY_WIKI_BAD_REQUEST', message)
