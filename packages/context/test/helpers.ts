@@ -1,21 +1,9 @@
-import { createTenancy, type Tenancy, type TenancyConfig } from '@tenantry/context'
+import type { Tenancy, TenancyConfig } from '@tenantry/context'
+import { makeTenancy } from '@tenantry/test-utils'
 
 /** A tenancy whose tenant source knows exactly `tenants`. */
 export function tenancyWith(tenants: readonly string[], config: TenancyConfig = {}): Tenancy {
-  const known = new Set(tenants)
-  return createTenancy({
-    tenants: { exists: (t) => known.has(t), list: () => [...known].sort() },
-    ...config,
-  })
-}
-
-/** A promise with its resolve function outside, for latches in tests. */
-export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void
-  const promise = new Promise<T>((r) => {
-    resolve = r
-  })
-  return { promise, resolve }
+  return makeTenancy(tenants, config).tenancy
 }
 
 /** Resolves after a random number of macrotask turns (0..max), so scopes interleave. */

@@ -1,6 +1,7 @@
 import { ResourceNotReadyError, TenantInUseError } from '@tenantry/context'
+import { deferred } from '@tenantry/test-utils'
 import { describe, expect, it } from 'vitest'
-import { deferred, randomTurns, tenancyWith, tenantNames } from './helpers.ts'
+import { randomTurns, tenancyWith, tenantNames } from './helpers.ts'
 
 /** A resource that records creations and disposals per tenant. */
 function counting() {
