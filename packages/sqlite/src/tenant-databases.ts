@@ -53,16 +53,6 @@ export interface TenantDatabases<DB, CentralDB = unknown>
   tenantPath(tenant: string): string
 }
 
-/**
- * Creates the per-tenant SQLite store: one file per tenant through Kysely and better-sqlite3.
- * Call `install()` to serve it through `getDb()`.
- */
-export function createTenantDatabases<DB, CentralDB = unknown>(
-  options: TenantDatabasesOptions,
-): TenantDatabases<DB, CentralDB> {
-  return new SqliteTenantStore<DB, CentralDB>(options)
-}
-
 class SqliteTenantStore<DB, CentralDB>
   extends BaseTenantStore<DB, CentralDB>
   implements TenantDatabases<DB, CentralDB>
@@ -287,4 +277,14 @@ class SqliteTenantStore<DB, CentralDB>
     for (const db of [...this.handles.keys()]) await this.dispose(db)
     await this.centralDb.close()
   }
+}
+
+/**
+ * Creates the per-tenant SQLite store: one file per tenant through Kysely and better-sqlite3.
+ * Call `install()` to serve it through `getDb()`.
+ */
+export function createTenantDatabases<DB, CentralDB = unknown>(
+  options: TenantDatabasesOptions,
+): TenantDatabases<DB, CentralDB> {
+  return new SqliteTenantStore<DB, CentralDB>(options)
 }
