@@ -1,9 +1,21 @@
-import type { Tenancy, TenancyConfig } from '@tenantry/context'
-import { makeTenancy } from '@tenantry/test-utils'
+import { createTenancy, type Tenancy, type TenancyConfig } from '@tenantry/context'
 
 /** A tenancy whose tenant source knows exactly `tenants`. */
 export function tenancyWith(tenants: readonly string[], config: TenancyConfig = {}): Tenancy {
-  return makeTenancy(tenants, config).tenancy
+  const known = new Set(tenants)
+  return createTenancy({
+    tenants: { exists: (t) => known.has(t), list: () => [...known].sort() },
+    ...config,
+  })
+}
+
+/** A promise with its resolve function outside, for latches in tests. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void
+  const promise = new Promise<T>((r) => {
+    resolve = r
+  })
+  return { promise, resolve }
 }
 
 /** Resolves after a random number of macrotask turns (0..max), so scopes interleave. */

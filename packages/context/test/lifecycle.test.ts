@@ -1,7 +1,6 @@
 import { ResourceNotReadyError, TenantInUseError } from '@tenantry/context'
-import { deferred } from '@tenantry/test-utils'
 import { describe, expect, it } from 'vitest'
-import { randomTurns, tenancyWith, tenantNames } from './helpers.ts'
+import { deferred, randomTurns, tenancyWith, tenantNames } from './helpers.ts'
 
 /** A resource that records creations and disposals per tenant. */
 function counting() {
