@@ -19,13 +19,13 @@ const app = await buildApp({
   logger: createLogger({ level: process.env.LOG_LEVEL ?? 'info' }),
 })
 
-const existing = await app.wiki.store.listTenants()
+const existing = await app.wiki.store.list()
 if (existing.length === 0) {
   for (const name of DEMO_WIKIS) await app.wiki.createWiki(name)
 }
 await app.listen({ port, host })
 const actual = (app.server.address() as { port: number }).port
-const wikis = await app.wiki.store.listTenants()
+const wikis = await app.wiki.store.list()
 
 const lines = [
   '',

@@ -1,4 +1,5 @@
-import { configureTenancy, getDb, type TenantStore, withTenant } from '@tenantry/context'
+import { configureTenancy, getDb, withTenant } from '@tenantry/context'
+import type { TenantStore } from '@tenantry/kysely'
 import { mailResource, type Outbox } from '@tenantry/mail'
 import { createPostgresTenantDatabases } from '@tenantry/postgres'
 import { defineSettings, type SettingsDefinition } from '@tenantry/settings'

@@ -25,7 +25,7 @@ export async function startWiki(
     async stop() {
       try {
         if (pg.databaseUrl !== undefined)
-          for (const t of await app.wiki.store.listTenants()) await app.wiki.destroyWiki(t)
+          for (const t of await app.wiki.store.list()) await app.wiki.destroyWiki(t)
       } finally {
         await app.close()
         rmSync(dataDir, { recursive: true, force: true })

@@ -62,7 +62,7 @@ suite(
       expect((await get('/t/initech/pages/welcome')).statusCode).toBe(200)
       expect((await post('/admin/wikis/initech/destroy', {})).statusCode).toBe(303)
       expect((await get('/t/initech/')).statusCode).toBe(404)
-      expect(await app.wiki.store.listTenants()).toEqual(['acme', 'globex'])
+      expect(await app.wiki.store.list()).toEqual(['acme', 'globex'])
     })
   },
 )

@@ -231,7 +231,7 @@ describe('admin and tenants', () => {
     expect((await post('/admin/wikis/initech/destroy', {})).statusCode).toBe(303)
     expect((await get('/t/initech/')).statusCode).toBe(404)
     expect(existsSync(join(dataDir, 'tenants/initech'))).toBe(false)
-    expect(await app.wiki.store.listTenants()).toEqual(['acme', 'globex'])
+    expect(await app.wiki.store.list()).toEqual(['acme', 'globex'])
     expect((await post('/admin/wikis/initech/destroy', {})).statusCode).toBe(404)
   })
 
@@ -252,7 +252,7 @@ describe('admin and tenants', () => {
       expect(res.body).toContain('Cannot create')
     }
     expect((await post('/admin/wikis/..%2Fx/destroy', {})).statusCode).toBe(400)
-    expect(await app.wiki.store.listTenants()).toEqual(['acme', 'globex'])
+    expect(await app.wiki.store.list()).toEqual(['acme', 'globex'])
   })
 
   it('keeps the admin off wiki hosts and wiki pages off the bare host', async () => {

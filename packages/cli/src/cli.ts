@@ -5,7 +5,7 @@ import type {
   TenantInfo,
   TenantMigrationResult,
   TenantStore,
-} from '@tenantry/context'
+} from '@tenantry/kysely'
 import cliProgress from 'cli-progress'
 import { Command, CommanderError, InvalidArgumentError } from 'commander'
 import { findConfig, loadConfig } from './config.js'
@@ -94,7 +94,7 @@ function buildProgram(ctx: Ctx): Command {
     .description('list the tenants, one per line')
     .option('--json', 'print a JSON array')
     .action(async (opts: { json?: boolean }) => {
-      const tenants = await (await ctx.store()).listTenants()
+      const tenants = await (await ctx.store()).list()
       if (opts.json) out(`${JSON.stringify(tenants)}\n`)
       else if (tenants.length === 0) io.stderr.write('No tenants.\n')
       else out(tenants.map((t) => `${t}\n`).join(''))
@@ -123,7 +123,7 @@ function buildProgram(ctx: Ctx): Command {
     .option('-y, --yes', 'do not ask for confirmation')
     .action(async (name: string, opts: { yes?: boolean }) => {
       const store = await ctx.store()
-      if (!(await store.tenantExists(name)))
+      if (!(await store.exists(name)))
         throw new CliError('TENANTRY_UNKNOWN_TENANT', EXIT.UNKNOWN_TENANT, unknown(name))
       if (!opts.yes) await confirm(io, name)
       await store.destroyTenant(name)
@@ -168,7 +168,7 @@ function buildProgram(ctx: Ctx): Command {
     .option('--json', 'print JSON')
     .action(async (name: string, opts: { json?: boolean }) => {
       const store = await ctx.store()
-      if (!(await store.tenantExists(name)))
+      if (!(await store.exists(name)))
         throw new CliError('TENANTRY_UNKNOWN_TENANT', EXIT.UNKNOWN_TENANT, unknown(name))
       const info = await store.tenantInfo(name)
       out(opts.json ? `${JSON.stringify(info)}\n` : formatInfo(info))

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import type { TenantStore } from '@tenantry/context'
+import type { TenantStore } from '@tenantry/kysely'
 import { CliError, EXIT, messageOf } from './errors.js'
 
 /** File names looked up in the working directory, in this order. */
@@ -116,7 +116,7 @@ async function importFile(
 function isStore(value: unknown): value is TenantStore {
   if (typeof value !== 'object' || value === null) return false
   const s = value as Record<string, unknown>
-  return ['createTenant', 'destroyTenant', 'listTenants', 'migrateTenant', 'tenantInfo'].every(
+  return ['createTenant', 'destroyTenant', 'list', 'migrateTenant', 'tenantInfo'].every(
     (m) => typeof s[m] === 'function',
   )
 }

@@ -6,9 +6,10 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { tempDir } from '@tenantry/test-utils'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { EXIT } from '../src/index.js'
-import { poison, storeOn, tempDir, v1 } from './helpers.js'
+import { poison, storeOn, v1 } from './helpers.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 const bin = resolve(here, '../src/bin.ts')
@@ -54,8 +55,8 @@ if (process.env.SCHEMA === '2')
 export default createTenantDatabases({ root: './data', migrations })
 `
 
-const app = join(tempDir(), 'app')
-const empty = join(tempDir(), 'empty')
+const app = join(tempDir('tenantry-cli-'), 'app')
+const empty = join(tempDir('tenantry-cli-'), 'empty')
 
 beforeAll(() => {
   mkdirSync(app)
@@ -110,7 +111,7 @@ describe('tenantry (child process)', () => {
     )
     const done = await tenantry(app, ['destroy', 'gamma', '--yes'])
     expect(done).toEqual({ code: 0, stdout: 'Destroyed tenant "gamma".\n', stderr: '' })
-    expect(await storeOn(join(app, 'data'), v1).listTenants()).toEqual(['alpha', 'beta'])
+    expect(await storeOn(join(app, 'data'), v1).list()).toEqual(['alpha', 'beta'])
   })
 
   it('distinct exit codes for usage, config, bad name and unknown tenant', async () => {

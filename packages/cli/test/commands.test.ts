@@ -1,11 +1,12 @@
 // The commands in-process: output, exit codes, confirmation, progress, partial failures.
 import { PassThrough } from 'node:stream'
+import { tempDir } from '@tenantry/test-utils'
 import { describe, expect, it } from 'vitest'
 import { EXIT } from '../src/index.js'
-import { cli, poison, storeOn, tempDir, v1, v2 } from './helpers.js'
+import { cli, poison, storeOn, v1, v2 } from './helpers.js'
 
 const fresh = () => {
-  const root = tempDir()
+  const root = tempDir('tenantry-cli-')
   return { root, loadStore: async () => storeOn(root) }
 }
 

@@ -1,9 +1,10 @@
 // Finding and loading tenantry.config.*: the accepted default exports and the errors.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { tempDir } from '@tenantry/test-utils'
 import { describe, expect, it } from 'vitest'
 import { EXIT, findConfig, loadConfig } from '../src/index.js'
-import { cli, tempDir } from './helpers.js'
+import { cli } from './helpers.js'
 
 // A duck-typed store (what loadConfig checks for); list() answers `tenants` (an array or a JS
 // expression).
@@ -11,14 +12,14 @@ const fakeStore = (tenants: string[] | string) => {
   const list = typeof tenants === 'string' ? tenants : JSON.stringify(tenants)
   return `{
   createTenant: async () => {}, destroyTenant: async () => {}, migrateTenant: async () => {},
-  tenantInfo: async () => ({}), tenantExists: async () => false, exists: () => false,
+  tenantInfo: async () => ({}), exists: () => false,
   migrateAllTenants: async () => [], list: async () => ${list},
-  listTenants: async () => ${list}, close: async () => {},
+  close: async () => {},
 }`
 }
 
 function folder(files: Record<string, string>): string {
-  const dir = join(tempDir(), 'app')
+  const dir = join(tempDir('tenantry-cli-'), 'app')
   mkdirSync(dir)
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text)
   return dir
@@ -60,7 +61,7 @@ describe('loadConfig and the default export', () => {
       ['object.mjs', ['b']],
       ['fn.mjs', ['c']],
     ] as const) {
-      expect(await (await loadConfig(join(dir, file))).listTenants()).toEqual(tenants)
+      expect(await (await loadConfig(join(dir, file))).list()).toEqual(tenants)
       const r = await cli(['--config', file, 'list'], { cwd: dir })
       expect(r).toMatchObject({ code: 0, stdout: `${tenants[0]}\n` })
     }
@@ -71,7 +72,7 @@ describe('loadConfig and the default export', () => {
       'tenantry.config.ts': `const names: string[] = ['ts-tenant']\nexport default { store: ${fakeStore('names')} }\n`,
     })
     const store = await loadConfig(join(dir, 'tenantry.config.ts'), { loader: 'jiti' })
-    expect(await store.listTenants()).toEqual(['ts-tenant'])
+    expect(await store.list()).toEqual(['ts-tenant'])
   })
 
   it('rejects other exports and broken files with exit code 3', async () => {

@@ -1,19 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { createTenancy } from '@tenantry/context'
 import { createTenantDatabases, type TenantDatabases } from '@tenantry/sqlite'
 import type { Kysely, Migration } from 'kysely'
-import { afterAll } from 'vitest'
 import { type CliIO, run } from '../src/index.js'
-
-/** A temp folder removed after the file's tests. */
-export function tempDir(prefix = 'tenantry-cli-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix))
-  afterAll(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
 
 /** Version 1 of the schema: table `a`. */
 export const v1: Record<string, Migration> = {

@@ -13,15 +13,6 @@ import type {
 
 export * from './errors.js'
 export { createNameValidator, DNS_LABEL, type NamingOptions, type NamingRule } from './naming.js'
-export { migrateEachTenant } from './pool.js'
-export type {
-  CreateTenantOptions,
-  MigrateAllOptions,
-  MigrationProgress,
-  TenantInfo,
-  TenantMigrationResult,
-  TenantStore,
-} from './store.js'
 export {
   type EachTenantOptions,
   type ResourceDefinitions,

@@ -1,4 +1,5 @@
-import { createTenancy, type Tenancy } from '@tenantry/context'
+import type { Tenancy } from '@tenantry/context'
+import { makeTenancy as memoryTenancy } from '@tenantry/test-utils'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { type TenantryFastifyOptions, tenantry } from '../src/index.js'
 
@@ -19,19 +20,10 @@ export interface Harness {
 
 /** An isolated tenancy with an in-memory tenant source and a `probe` resource. */
 export function makeTenancy(names: readonly string[] = ['acme', 'globex', 'initech']) {
-  const known = new Set(names)
   const created: string[] = []
   const disposed: string[] = []
-  const existsCalls: string[] = []
   let ids = 0
-  const tenancy = createTenancy({
-    tenants: {
-      exists: (t) => {
-        existsCalls.push(t)
-        return known.has(t)
-      },
-      list: () => [...known].sort(),
-    },
+  const { tenancy, existsCalls } = memoryTenancy(names, {
     resources: {
       probe: {
         create: (tenant): Probe => {
@@ -57,15 +49,6 @@ export async function makeApp(
   const app = Fastify(server)
   await app.register(tenantry, { ...plugin, tenancy: t.tenancy })
   return { ...t, app }
-}
-
-/** A promise with its resolve function outside. */
-export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
-  let resolve!: (v: T) => void
-  const promise = new Promise<T>((r) => {
-    resolve = r
-  })
-  return { promise, resolve }
 }
 
 /** What a hook saw: the current tenant and the tenant of the `probe` resource. */

@@ -1,7 +1,8 @@
 import { isTenantryError, TenantSwitchError } from '@tenantry/context'
+import { deferred } from '@tenantry/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import { firstOf, fromHeader, fromPath, fromSubdomain, tenantry } from '../src/index.js'
-import { deferred, type Harness, makeApp, type Probe, seen } from './helpers.js'
+import { type Harness, makeApp, type Probe, seen } from './helpers.js'
 
 let h: Harness
 afterEach(async () => {

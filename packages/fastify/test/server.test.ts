@@ -1,8 +1,9 @@
 import { request as httpRequest } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { deferred } from '@tenantry/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import { fromSubdomain } from '../src/index.js'
-import { deferred, type Harness, makeApp, type Probe, seen } from './helpers.js'
+import { type Harness, makeApp, type Probe, seen } from './helpers.js'
 
 // Client aborts and socket timeouts need a real socket: fastify.inject has neither.
 

@@ -1,7 +1,9 @@
 // The contract every JobBackend must meet, run against each backend by its own test file.
+
+import { deferred as latch } from '@tenantry/test-utils'
 import { afterEach, describe, expect, test } from 'vitest'
 import { createWorker, defineJob, type JobBackend, type Worker } from '../src/index.js'
-import { latch, makeTenancy, record, waitFor } from './helpers.js'
+import { makeTenancy, record, waitFor } from './helpers.js'
 
 /** Options of {@link describeJobBackendContract}. */
 export interface ContractOptions {

@@ -3,11 +3,12 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { deferred as latch } from '@tenantry/test-utils'
 import Database from 'better-sqlite3'
 import { afterAll, afterEach, describe, expect, test } from 'vitest'
 import { createEmbeddedBackend, createWorker, defineJob, type JobBackend } from '../src/index.js'
 import { describeJobBackendContract } from './contract.js'
-import { latch, makeTenancy, record, waitFor } from './helpers.js'
+import { makeTenancy, record, waitFor } from './helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'tenantry-jobs-'))
 let n = 0

@@ -1,4 +1,5 @@
-import { createTenancy, type Tenancy } from '@tenantry/context'
+import type { Tenancy } from '@tenantry/context'
+import { makeTenancy as memoryTenancy } from '@tenantry/test-utils'
 import type { JobEnvelope, Worker } from '../src/index.js'
 
 /** A tenancy with an in-memory tenant source and a `marker` resource naming its tenant. */
@@ -10,9 +11,7 @@ export interface TestTenancy {
 }
 
 export function makeTenancy(tenants: Iterable<string> = ['acme', 'globex']): TestTenancy {
-  const set = new Set(tenants)
-  const tenancy = createTenancy({
-    tenants: { exists: (t) => set.has(t), list: () => [...set].sort() },
+  const { tenancy, tenants: set } = memoryTenancy(tenants, {
     resources: {
       marker: { create: (tenant) => ({ tenant }), fallback: () => ({ tenant: 'none' }) },
     },
@@ -36,15 +35,6 @@ export async function waitFor(
       throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 5))
   }
-}
-
-/** A promise with its resolve function. */
-export function latch<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void
-  const promise = new Promise<T>((r) => {
-    resolve = r
-  })
-  return { promise, resolve }
 }
 
 /** Records a worker's events. */

@@ -1,7 +1,22 @@
 /**
- * @tenantry/kysely — the Kysely pieces every tenant-database backend shares: transactions
- * through the tenant context, and migration sets with version stamps.
+ * @tenantry/kysely — the store kit: what every Kysely tenant-database backend shares. The
+ * `TenantStore` contract and its types, the base store (options, installation, the existence
+ * cache, listing, iteration, migrate-all, close), the store errors, the migrate-all loop,
+ * migration sets with version stamps, and transactions through the tenant context.
  */
+export {
+  type BaseStoreOptions,
+  BaseTenantStore,
+  type StoreDefaults,
+} from './base-store.js'
+export {
+  MigrationFailedError,
+  PendingMigrationsError,
+  StoreClosedError,
+  TenantBusyError,
+  TenantExistsError,
+} from './errors.js'
+export { migrateEachTenant } from './migrate-all.js'
 export {
   type MigrationsOption,
   MigrationVersion,
@@ -10,4 +25,12 @@ export {
   toProvider,
 } from './migrations.js'
 export type { EachTenantDbOptions, TenantDatabaseStore } from './store.js'
+export type {
+  CreateTenantOptions,
+  MigrateAllOptions,
+  MigrationProgress,
+  TenantInfo,
+  TenantMigrationResult,
+  TenantStore,
+} from './tenant-store.js'
 export { type WithTransactionOptions, withTransaction } from './transaction.js'

@@ -1,5 +1,5 @@
-import { MigrationFailedError } from '@tenantry/context'
 import type { Migration, MigrationProvider, MigrationResultSet, Migrator } from 'kysely'
+import { MigrationFailedError } from './errors.js'
 
 /** Migrations: a record of Kysely migrations by name, or any Kysely `MigrationProvider`. */
 export type MigrationsOption = Record<string, Migration> | MigrationProvider

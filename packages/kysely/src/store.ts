@@ -1,11 +1,12 @@
-import type { EachTenantOptions, ResourceDefinition, Tenancy, TenantStore } from '@tenantry/context'
+import type { EachTenantOptions, ResourceDefinition, Tenancy } from '@tenantry/context'
 import type { Kysely } from 'kysely'
+import type { TenantStore } from './tenant-store.js'
 
 /** Options of {@link TenantDatabaseStore.withEachTenant}: the core's, less `tenants` (every ready one). */
 export type EachTenantDbOptions = Pick<EachTenantOptions, 'concurrency'>
 
 /**
- * What every Kysely tenant-database backend offers beyond the core's `TenantStore`: the `db`
+ * What every Kysely tenant-database backend offers beyond {@link TenantStore}: the `db`
  * resource, the central database, installation into a tenancy, and per-tenant iteration. The
  * SQLite and PostgreSQL stores extend it with what is theirs (a file path, a schema name).
  */

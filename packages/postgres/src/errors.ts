@@ -6,14 +6,6 @@ declare module '@tenantry/context' {
   }
 }
 
-// The store errors shared by every backend live in the core (same classes, same codes).
-export {
-  MigrationFailedError,
-  PendingMigrationsError,
-  TenantBusyError,
-  TenantExistsError,
-} from '@tenantry/context'
-
 /** A tenant's schema name is unusable: it clashes with another schema the store relies on. */
 export class SchemaNameError extends TenantryError {
   constructor(tenant: string, schema: string, reason: string) {

@@ -4,21 +4,10 @@
  * registry, per-schema migrations and advisory locks.
  */
 
-export {
-  type EachTenantDbOptions,
-  type MigrationsOption,
-  migrationStamp,
-  type TenantDatabaseStore,
-  type WithTransactionOptions,
-  withTransaction,
-} from '@tenantry/kysely'
-export {
-  MigrationFailedError,
-  PendingMigrationsError,
-  SchemaNameError,
-  TenantBusyError,
-  TenantExistsError,
-} from './errors.js'
+// The store kit's contract, errors and helpers (`withTransaction`, `TenantStore`, ...), so an
+// application imports everything from the backend it uses.
+export * from '@tenantry/kysely'
+export { SchemaNameError } from './errors.js'
 export { MAX_IDENTIFIER_BYTES, quoteIdent, schemaFor } from './naming.js'
 export {
   createPostgresTenantDatabases,

@@ -1,7 +1,7 @@
-// The shared TenantStore contract of @tenantry/sqlite, run against PostgreSQL. It also runs
-// sqlite's withTransaction on this backend: that helper works on any Kysely.
+// The shared TenantStore contract (@tenantry/test-utils), run against PostgreSQL. It also runs
+// the kit's withTransaction on this backend: that helper works on any Kysely.
 
-import { describeTenantStoreContract } from '../../sqlite/test/store-contract.js'
+import { describeTenantStoreContract } from '@tenantry/test-utils/store-contract'
 import { createPostgresTenantDatabases } from '../src/index.js'
 import { DATABASE_URL, runPrefix, SKIP } from './helpers.js'
 

@@ -173,7 +173,7 @@ suite(suiteName('postgres: creation, advisory locks, naming'), () => {
     expect(outcomes.filter((o) => o === 'resolved')).toHaveLength(1)
     expect(outcomes.filter((o) => o === 'TENANTRY_TENANT_EXISTS')).toHaveLength(9)
     expect(counter.n).toBe(1)
-    for (const { store } of all) expect(await store.listTenants()).toEqual(['shared'])
+    for (const { store } of all) expect(await store.list()).toEqual(['shared'])
     expect(await schemasLike(prefix)).toEqual([`${prefix}shared`])
   })
 
@@ -200,11 +200,11 @@ suite(suiteName('postgres: creation, advisory locks, naming'), () => {
         await new Promise((r) => setImmediate(r))
       }
       expect(settled).toBe(false)
-      expect(await patient.tenantExists('held')).toBe(false)
+      expect(await patient.exists('held')).toBe(false)
       await other.query('commit')
       await creating
-      expect(await patient.tenantExists('held')).toBe(true)
-      expect(await hasty.listTenants()).toEqual(['held'])
+      expect(await patient.exists('held')).toBe(true)
+      expect(await hasty.list()).toEqual(['held'])
     } finally {
       await other.end()
     }
@@ -220,7 +220,7 @@ suite(suiteName('postgres: creation, advisory locks, naming'), () => {
     expect(await schemasLike(prefix)).toEqual([`${prefix}doomed`])
     await store.destroyTenant('doomed')
     expect(await schemasLike(prefix)).toEqual([])
-    expect(await store.listTenants()).toEqual([])
+    expect(await store.list()).toEqual([])
     expect(await codeOf(store.destroyTenant('doomed'))).toBe('TENANTRY_UNKNOWN_TENANT')
   })
 

@@ -7,13 +7,9 @@ declare module '@tenantry/context' {
   }
 }
 
-// The store errors shared by every backend live in the core (same classes, same codes).
-export {
-  MigrationFailedError,
-  PendingMigrationsError,
-  TenantBusyError,
-  TenantExistsError,
-} from '@tenantry/context'
+// The store errors every backend throws live in the store kit (same classes, same codes);
+// `lock.ts` takes the busy error from here.
+export { PendingMigrationsError, TenantBusyError, TenantExistsError } from '@tenantry/kysely'
 
 /** A statement that reaches other database files (ATTACH, VACUUM INTO) ran on a tenant handle. */
 export class AttachRefusedError extends TenantryError {

@@ -4,23 +4,11 @@
  * database through `getDb()`, and run context-bound transactions.
  */
 
-export {
-  type EachTenantDbOptions,
-  type MigrationsOption,
-  migrationStamp,
-  type TenantDatabaseStore,
-  type WithTransactionOptions,
-  withTransaction,
-} from '@tenantry/kysely'
+// The store kit's contract, errors and helpers (`withTransaction`, `TenantStore`, ...), so an
+// application imports everything from the backend it uses.
+export * from '@tenantry/kysely'
 export type { SqlLogger } from './connection.js'
-export {
-  AttachRefusedError,
-  MigrationFailedError,
-  PendingMigrationsError,
-  TenantBusyError,
-  TenantExistsError,
-  TenantPathError,
-} from './errors.js'
+export { AttachRefusedError, TenantPathError } from './errors.js'
 export { assertNoFileAccess } from './guard.js'
 export { type BucketingOptions, DEFAULT_BUCKETED_PATH, DEFAULT_PATH } from './layout.js'
 export {

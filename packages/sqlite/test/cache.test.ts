@@ -1,13 +1,14 @@
 // Open handles: the LRU cap, handles in use surviving pressure, file descriptors released.
 import { join } from 'node:path'
 import { createTenancy, isTenantryError } from '@tenantry/context'
+import { deferred, tempDir } from '@tenantry/test-utils'
+import { baseMigrations } from '@tenantry/test-utils/store-contract'
 import type { Kysely } from 'kysely'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createTenantDatabases, type TenantDatabases } from '../src/index.js'
-import { latch, openFds, tempRoot } from './helpers.js'
-import { baseMigrations } from './store-contract.js'
+import { openFds } from './helpers.js'
 
-const root = tempRoot()
+const root = tempDir('tenantry-sqlite-')
 let n = 0
 const stores: TenantDatabases<any>[] = []
 afterEach(async () => {
@@ -35,11 +36,11 @@ const names = (k: number) => Array.from({ length: k }, (_, i) => `t${i}`)
 describe('handle cache', () => {
   it('evicts idle handles above the cap but never one in use', async () => {
     const { tenancy, db, touch } = await make(names(6), { cap: 2 })
-    const hold = latch()
-    const holding = latch()
+    const hold = deferred()
+    const holding = deferred()
     const busy = tenancy.withTenant('t0', async () => {
       await db().insertInto('note').values({ id: 1, title: 'held' }).execute()
-      holding.open()
+      holding.resolve()
       await hold.promise
       // Still the same working handle after the pressure below.
       return db().selectFrom('note').select('title').execute()
@@ -47,7 +48,7 @@ describe('handle cache', () => {
     await holding.promise
     for (const t of names(6).slice(1)) await touch(t)
     expect(tenancy.cachedCount('db')).toBeLessThanOrEqual(2)
-    hold.open()
+    hold.resolve()
     expect(await busy).toEqual([{ title: 'held' }])
     expect(tenancy.cachedCount('db')).toBeLessThanOrEqual(2)
   })
@@ -84,29 +85,29 @@ describe('handle cache', () => {
     }).install(tenancy)
     stores.push(store)
     await store.createTenant('busy')
-    const hold = latch()
-    const holding = latch()
+    const hold = deferred()
+    const holding = deferred()
     const use = tenancy.withTenant('busy', async () => {
-      holding.open()
+      holding.resolve()
       await hold.promise
     })
     await holding.promise
     const error = await store.destroyTenant('busy').catch((e: unknown) => e)
     expect(isTenantryError(error, 'TENANTRY_TENANT_IN_USE')).toBe(true)
     expect(store.exists('busy')).toBe(true)
-    hold.open()
+    hold.resolve()
     await use
-    const hold2 = latch()
-    const holding2 = latch()
+    const hold2 = deferred()
+    const holding2 = deferred()
     const use2 = tenancy.withTenant('busy', async () => {
-      holding2.open()
+      holding2.resolve()
       await hold2.promise
     })
     await holding2.promise
     const destroying = store.destroyTenant('busy')
     // The tenant disappears as soon as destroy starts waiting; only then let the user finish.
     await expect.poll(() => store.exists('busy'), { timeout: 5000, interval: 5 }).toBe(false)
-    hold2.open()
+    hold2.resolve()
     await use2
     await destroying
     expect(store.exists('busy')).toBe(false)

@@ -5,14 +5,15 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Worker } from 'node:worker_threads'
 import { createTenancy } from '@tenantry/context'
+import { tempDir } from '@tenantry/test-utils'
 import type { Kysely } from 'kysely'
 import { describe, expect, it } from 'vitest'
 import { createTenantDatabases } from '../src/index.js'
 import type { CreatorConfig } from './fixtures/creator.js'
 import { countedMigrations } from './fixtures/migrations.js'
-import { filesUnder, tempRoot } from './helpers.js'
+import { filesUnder } from './helpers.js'
 
-const root = tempRoot()
+const root = tempDir('tenantry-sqlite-')
 const fixtures = join(import.meta.dirname, 'fixtures')
 
 function counts(counterFile: string): Record<string, number> {
@@ -125,7 +126,7 @@ describe('concurrent creation across threads and processes', () => {
     // The half-made file is there, but nobody can see or open the tenant.
     expect(filesUnder(dir)).toContain('tenants/victim/db.sqlite3.creating')
     expect(store.exists('victim')).toBe(false)
-    expect(await store.listTenants()).toEqual([])
+    expect(await store.list()).toEqual([])
     await expect(tenancy.withTenant('victim', () => 1)).rejects.toMatchObject({
       code: 'TENANTRY_UNKNOWN_TENANT',
     })

@@ -1,9 +1,9 @@
 import { join } from 'node:path'
+import { tempDir } from '@tenantry/test-utils'
+import { describeTenantStoreContract } from '@tenantry/test-utils/store-contract'
 import { createTenantDatabases } from '../src/index.js'
-import { tempRoot } from './helpers.js'
-import { describeTenantStoreContract } from './store-contract.js'
 
-const root = tempRoot()
+const root = tempDir('tenantry-sqlite-')
 
 describeTenantStoreContract('sqlite', ({ tenancy, migrations, namespace, migrateOnOpen }) =>
   createTenantDatabases({ root: join(root, namespace), migrations, tenancy, migrateOnOpen }),

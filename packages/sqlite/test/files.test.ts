@@ -2,13 +2,14 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createTenancy, isTenantryError } from '@tenantry/context'
+import { tempDir } from '@tenantry/test-utils'
+import { baseMigrations } from '@tenantry/test-utils/store-contract'
 import { type Kysely, sql } from 'kysely'
 import { afterEach, describe, expect, it } from 'vitest'
 import { assertNoFileAccess, createTenantDatabases, type TenantDatabases } from '../src/index.js'
-import { filesUnder, tempRoot } from './helpers.js'
-import { baseMigrations } from './store-contract.js'
+import { filesUnder } from './helpers.js'
 
-const root = tempRoot()
+const root = tempDir('tenantry-sqlite-')
 let n = 0
 const stores: TenantDatabases<any>[] = []
 afterEach(async () => {
@@ -83,7 +84,7 @@ describe('files on disk', () => {
     const files = filesUnder(dir)
     expect(files).toHaveLength(3)
     for (const f of files) expect(f).toMatch(/^tenants\/[0-9a-f]{2}\/[abc]\/db\.sqlite3$/)
-    expect(await store.listTenants()).toEqual(['a', 'b', 'c'])
+    expect(await store.list()).toEqual(['a', 'b', 'c'])
     expect(store.tenantPath('a')).toBe(join(dir, files.find((f) => f.includes('/a/'))!))
   })
 
@@ -93,7 +94,7 @@ describe('files on disk', () => {
     await tenancy.withTenant('one', () => 1) // opens: -wal and -shm appear
     writeFileSync(join(dir, 'dbs/two.sqlite3.creating'), '')
     writeFileSync(join(dir, 'dbs/Not-Valid.sqlite3'), '')
-    expect(await store.listTenants()).toEqual(['one'])
+    expect(await store.list()).toEqual(['one'])
   })
 
   it('refuses traversal and bad templates before any file is touched', async () => {
@@ -203,8 +204,8 @@ describe('connections', () => {
     expect(fromTenant).toEqual([{ id: 1 }])
     expect(tenancy.getResource('centralDb')).toBe(store.central)
     expect(await store.migrateCentral()).toEqual([])
-    expect(await store.listTenants()).toEqual(['acme'])
+    expect(await store.list()).toEqual(['acme'])
     mkdirSync(join(dir, 'tenants/ghost'))
-    expect(await store.listTenants()).toEqual(['acme'])
+    expect(await store.list()).toEqual(['acme'])
   })
 })

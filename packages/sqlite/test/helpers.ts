@@ -1,14 +1,5 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readdirSync } from 'node:fs'
 import { join, relative } from 'node:path'
-import { afterAll } from 'vitest'
-
-/** A temp folder removed after the file's tests. */
-export function tempRoot(prefix = 'tenantry-sqlite-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix))
-  afterAll(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
 
 /** Every file under `dir`, relative and sorted. */
 export function filesUnder(dir: string): string[] {
@@ -27,13 +18,4 @@ export function filesUnder(dir: string): string[] {
 /** Open file descriptors of this process (Linux). */
 export function openFds(): number {
   return readdirSync('/proc/self/fd').length
-}
-
-/** A promise with its resolve function, for latches. */
-export function latch(): { promise: Promise<void>; open: () => void } {
-  let open!: () => void
-  const promise = new Promise<void>((r) => {
-    open = r
-  })
-  return { promise, open }
 }

@@ -2,13 +2,13 @@
 // the one connection, and the central database.
 import { join } from 'node:path'
 import { createTenancy } from '@tenantry/context'
+import { deferred, tempDir } from '@tenantry/test-utils'
+import { baseMigrations } from '@tenantry/test-utils/store-contract'
 import type { Kysely } from 'kysely'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createTenantDatabases, withTransaction } from '../src/index.js'
-import { latch, tempRoot } from './helpers.js'
-import { baseMigrations } from './store-contract.js'
 
-const root = tempRoot()
+const root = tempDir('tenantry-sqlite-')
 const tenancy = createTenancy()
 const store = createTenantDatabases<any>({
   root: join(root, 'tx'),
@@ -50,12 +50,12 @@ describe('withTransaction', () => {
   it('serialises concurrent transactions on one tenant instead of deadlocking', async () => {
     await store.createTenant('queue')
     await tenancy.withTenant('queue', async () => {
-      const inFirst = latch()
-      const finishFirst = latch()
+      const inFirst = deferred()
+      const finishFirst = deferred()
       const first = withTransaction(
         async () => {
           await db().insertInto('note').values({ id: 1, title: 'first' }).execute()
-          inFirst.open()
+          inFirst.resolve()
           await finishFirst.promise
         },
         { tenancy },
@@ -63,7 +63,7 @@ describe('withTransaction', () => {
       await inFirst.promise
       // Started while the first holds the connection: it must wait, then see the commit.
       const second = withTransaction(async () => titles(), { tenancy })
-      finishFirst.open()
+      finishFirst.resolve()
       await first
       expect(await second).toEqual(['first'])
     })

@@ -1,10 +1,5 @@
-import {
-  tenancy as defaultTenancy,
-  type ResourceOverrides,
-  type Tenancy,
-  type TenantStore,
-} from '@tenantry/context'
-import { withTransaction } from '@tenantry/sqlite'
+import { tenancy as defaultTenancy, type ResourceOverrides, type Tenancy } from '@tenantry/context'
+import { type TenantStore, withTransaction } from '@tenantry/kysely'
 import { aroundEach, beforeAll, test } from 'vitest'
 
 /** Options of {@link createTestTenants}. */
@@ -86,7 +81,7 @@ export class TestTenants {
 
   private async prepare(): Promise<string> {
     await this.cleanup()
-    const exists = await this.store.tenantExists(this.tenant)
+    const exists = await this.store.exists(this.tenant)
     if (exists && this.fresh) await this.store.destroyTenant(this.tenant)
     if (exists && !this.fresh) await this.store.migrateTenant(this.tenant)
     else await this.store.createTenant(this.tenant, { ifNotExists: true })
@@ -201,7 +196,7 @@ async function destroyMatching(
   store: TenantStore,
   match: (tenant: string) => boolean,
 ): Promise<string[]> {
-  const gone = (await store.listTenants()).filter(match)
+  const gone = (await store.list()).filter(match)
   for (const t of gone) await store.destroyTenant(t)
   return gone
 }

@@ -1,10 +1,11 @@
 // Extra tenants: naming, entering them from a test, and cleanup at the start of the next run.
 import { currentTenant, isTenantryError, withTenant } from '@tenantry/context'
+import { tempDir } from '@tenantry/test-utils'
 import { describe, expect, it } from 'vitest'
 import { cleanupTestTenants, createTestTenants } from '../src/index.js'
-import { db, makeStore, notes, tempRoot } from './helpers.js'
+import { db, makeStore, notes } from './helpers.js'
 
-const store = makeStore(tempRoot())
+const store = makeStore(tempDir('tenantry-testing-'))
 
 describe('extra tenants', () => {
   const tt = createTestTenants({ store, worker: '7' })
@@ -52,7 +53,7 @@ describe('cleanup at the start of the next run', () => {
     // "Next run" of worker 8: a fresh TestTenants (new process) sets up.
     const next8 = createTestTenants({ store, worker: '8' })
     await next8.setup()
-    const tenants = await store.listTenants()
+    const tenants = await store.list()
     expect(tenants).not.toContain(left8)
     expect(tenants).toContain(left9) // worker 9 may still be running: not ours to delete
     expect(tenants).toContain('test-8')
@@ -76,7 +77,7 @@ describe('cleanup at the start of the next run', () => {
     const gone = await cleanupTestTenants(store)
     expect(gone.length).toBeGreaterThanOrEqual(2)
     expect(gone.every((t) => /^(test|tmp)-/.test(t))).toBe(true)
-    expect(await store.listTenants()).toEqual(['acme'])
+    expect(await store.list()).toEqual(['acme'])
   })
 
   it('rejects a worker id that cannot make a tenant name', () => {

@@ -1,5 +1,6 @@
 // injectAs: naming the tenant by host, path or header, and the test's context in requests.
 import { currentTenant, getMail, withTenant } from '@tenantry/context'
+import { tempDir } from '@tenantry/test-utils'
 import Fastify, { type FastifyRequest } from 'fastify'
 import { afterAll, describe, expect, it } from 'vitest'
 import {
@@ -9,9 +10,9 @@ import {
   injectAs,
   useOverrides,
 } from '../src/index.js'
-import { db, makeStore, notes, tempRoot } from './helpers.js'
+import { db, makeStore, notes } from './helpers.js'
 
-const store = makeStore(tempRoot())
+const store = makeStore(tempDir('tenantry-testing-'))
 const tt = createTestTenants({ store })
 await store.createTenant('acme')
 await withTenant('acme', () => db().insertInto('note').values({ body: 'acme note' }).execute())

@@ -1,17 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { getResource } from '@tenantry/context'
 import { createTenantDatabases, type TenantDatabases } from '@tenantry/sqlite'
 import type { Kysely, Migration } from 'kysely'
 import { afterAll } from 'vitest'
-
-/** A temp folder for this file (each test file runs in its own worker process). */
-export function tempRoot(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tenantry-testing-'))
-  afterAll(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
 
 /** The app's schema in these tests: one table. */
 export const migrations: Record<string, Migration> = {

@@ -10,6 +10,7 @@ import {
   withOverrides,
   withTenant,
 } from '@tenantry/context'
+import { tempDir } from '@tenantry/test-utils'
 import { afterAll, describe, expect, it } from 'vitest'
 import {
   type FakeMailer,
@@ -19,7 +20,7 @@ import {
   spyRenderer,
   useOverrides,
 } from '../src/index.js'
-import { makeStore, tempRoot } from './helpers.js'
+import { makeStore } from './helpers.js'
 
 // The "real" resources the app would use; mocks must win inside tests and vanish after.
 const real = { mail: { real: 'mail' }, storage: { real: 'storage' }, renderer: { real: 'r' } }
@@ -30,7 +31,7 @@ configureTenancy({
     renderer: { create: () => real.renderer, fallback: () => real.renderer },
   },
 })
-const store = makeStore(tempRoot())
+const store = makeStore(tempDir('tenantry-testing-'))
 await store.createTenant('acme')
 
 // Code under test: uses the getters only.

@@ -1,11 +1,12 @@
 // The worker tenant: its name, set-up once per worker, and rollback isolation between tests.
 import { currentTenant, getResource, withTenant } from '@tenantry/context'
 import { withTransaction } from '@tenantry/sqlite'
+import { tempDir } from '@tenantry/test-utils'
 import { afterAll, beforeEach, describe, expect, it, test } from 'vitest'
 import { createTestTenants } from '../src/index.js'
-import { db, makeStore, notes, tempRoot } from './helpers.js'
+import { db, makeStore, notes } from './helpers.js'
 
-const store = makeStore(tempRoot())
+const store = makeStore(tempDir('tenantry-testing-'))
 const tt = createTestTenants({ store })
 
 describe('the worker tenant', () => {
@@ -19,7 +20,7 @@ describe('the worker tenant', () => {
     const [a, b] = await Promise.all([tt.setup(), tt.setup()])
     expect(a).toBe(tt.tenant)
     expect(b).toBe(tt.tenant)
-    expect(await store.listTenants()).toContain(tt.tenant)
+    expect(await store.list()).toContain(tt.tenant)
     expect((await store.tenantInfo(tt.tenant)).pending).toEqual([])
   })
 })

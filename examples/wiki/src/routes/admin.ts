@@ -13,7 +13,7 @@ async function renderAdmin(
   error?: string,
   status = 200,
 ): Promise<FastifyReply> {
-  const names = await services.store.listTenants()
+  const names = await services.store.list()
   const onRoot = request.hostname === services.root
   const port = request.port === undefined || request.port === null ? '' : `:${request.port}`
   const wikis: WikiLink[] = names.map((name) => ({
@@ -48,7 +48,7 @@ export const adminRoutes: FastifyPluginAsync<RouteOptions> = async (app, { servi
       const message = isTenantryError(error) ? error.message : String(error)
       return renderAdmin(services, request, reply, `Cannot create "${name}": ${message}`, 400)
     }
-    if (await services.store.tenantExists(name))
+    if (await services.store.exists(name))
       return renderAdmin(services, request, reply, `A wiki named "${name}" exists already.`, 409)
     await services.createWiki(name)
     return reply.redirect('/', 303)
@@ -58,7 +58,7 @@ export const adminRoutes: FastifyPluginAsync<RouteOptions> = async (app, { servi
     const { name } = request.params
     let exists: boolean
     try {
-      exists = await services.store.tenantExists(name)
+      exists = await services.store.exists(name)
     } catch (error) {
       if (isTenantryError(error, 'TENANTRY_INVALID_TENANT_NAME'))
         throw new WikiHttpError(400, (error as Error).message)

@@ -1,3 +1,5 @@
+import type { TenantSource } from '@tenantry/context'
+
 /** Options of {@link TenantStore.createTenant}. */
 export interface CreateTenantOptions {
   /** Return quietly when the tenant already exists (instead of `TenantExistsError`). */
@@ -22,7 +24,7 @@ export interface MigrationProgress {
 
 /** Options of {@link TenantStore.migrateAllTenants}. */
 export interface MigrateAllOptions {
-  /** How many tenants migrate at once. */
+  /** How many tenants migrate at once; default 4. */
   concurrency?: number
   /** Called after each tenant (success or failure). */
   onProgress?: (progress: MigrationProgress) => void
@@ -43,20 +45,20 @@ export interface TenantInfo {
 
 /**
  * The tenant lifecycle every tenant-database backend implements (SQLite, PostgreSQL), so that
- * the CLI, the test helpers and applications work with either. It is also a tenant source.
+ * the CLI, the test helpers and applications work with either. It is also the core's tenant
+ * source: `withTenant` calls {@link exists}, `withEachTenant` calls {@link list}.
  */
-export interface TenantStore {
+export interface TenantStore extends TenantSource {
   /** Creates and fully migrates a tenant; it becomes visible only when ready. */
   createTenant(tenant: string, options?: CreateTenantOptions): Promise<void>
   /** Closes this process's handles and deletes the tenant and everything it owns. */
   destroyTenant(tenant: string): Promise<void>
-  /** True when the tenant exists and is ready. */
+  /**
+   * True when the tenant exists and is ready. Synchronous when a recent positive answer is
+   * cached (see `existsCacheMs`); `await` it either way.
+   */
   exists(tenant: string): boolean | Promise<boolean>
-  /** True when the tenant exists and is ready. */
-  tenantExists(tenant: string): Promise<boolean>
   /** Ready tenants, sorted. */
-  listTenants(): Promise<string[]>
-  /** Ready tenants, sorted (the tenant-source form of {@link listTenants}). */
   list(): Promise<string[]>
   /** Applies pending migrations to one tenant. */
   migrateTenant(tenant: string): Promise<TenantMigrationResult>

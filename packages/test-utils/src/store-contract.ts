@@ -2,9 +2,8 @@
 // describeTenantStoreContract from their own test file; the migrations here use only Kysely's
 // schema builder and portable SQL, so they run unchanged on both.
 import { randomUUID } from 'node:crypto'
-import { createTenancy, isTenantryError, type Tenancy, type TenantStore } from '@tenantry/context'
-// From the shared package, so the PostgreSQL package can reuse this file as it is.
-import { withTransaction } from '@tenantry/kysely'
+import { createTenancy, isTenantryError, type Tenancy } from '@tenantry/context'
+import { type TenantStore, withTransaction } from '@tenantry/kysely'
 import { type Kysely, type Migration, sql } from 'kysely'
 import { afterEach, describe, expect, it } from 'vitest'
 
@@ -105,11 +104,11 @@ export function describeTenantStoreContract(
     it('creates, lists, describes and destroys a tenant', async () => {
       fresh()
       const { store, tenancy } = await make()
-      expect(await store.tenantExists('acme')).toBe(false)
+      expect(await store.exists('acme')).toBe(false)
       await store.createTenant('acme')
       await store.createTenant('beta')
-      expect(await store.tenantExists('acme')).toBe(true)
-      expect(await store.listTenants()).toEqual(['acme', 'beta'])
+      expect(await store.exists('acme')).toBe(true)
+      expect(await store.list()).toEqual(['acme', 'beta'])
       expect(await store.list()).toEqual(['acme', 'beta'])
       const info = await store.tenantInfo('acme')
       expect(info).toMatchObject({
@@ -122,8 +121,8 @@ export function describeTenantStoreContract(
       })
       expect(await titles(tenancy, 'acme')).toEqual(['hello'])
       await store.destroyTenant('acme')
-      expect(await store.tenantExists('acme')).toBe(false)
-      expect(await store.listTenants()).toEqual(['beta'])
+      expect(await store.exists('acme')).toBe(false)
+      expect(await store.list()).toEqual(['beta'])
       expect(await code(tenancy.withTenant('acme', () => 1))).toBe('TENANTRY_UNKNOWN_TENANT')
       // A destroyed tenant can be created again, empty.
       await store.createTenant('acme')
@@ -140,7 +139,7 @@ export function describeTenantStoreContract(
       expect(await code(store.migrateTenant('nobody'))).toBe('TENANTRY_UNKNOWN_TENANT')
       for (const bad of ['../acme', 'a/b', 'UPPER', '', 'a b'])
         expect(await code(store.createTenant(bad))).toBe('TENANTRY_INVALID_TENANT_NAME')
-      expect(await store.listTenants()).toEqual(['acme'])
+      expect(await store.list()).toEqual(['acme'])
     })
 
     it('lets exactly one of many concurrent creators migrate; the rest see it exists', async () => {
@@ -178,12 +177,12 @@ export function describeTenantStoreContract(
       const { store } = await make(migrations)
       const creating = store.createTenant('slow')
       await inMigration
-      expect(await store.tenantExists('slow')).toBe(false)
-      expect(await store.listTenants()).toEqual([])
+      expect(await store.exists('slow')).toBe(false)
+      expect(await store.list()).toEqual([])
       proceed()
       await creating
-      expect(await store.tenantExists('slow')).toBe(true)
-      expect(await store.listTenants()).toEqual(['slow'])
+      expect(await store.exists('slow')).toBe(true)
+      expect(await store.list()).toEqual(['slow'])
     })
 
     it('leaves nothing behind when a migration fails, and can create the tenant afterwards', async () => {
@@ -205,8 +204,8 @@ export function describeTenantStoreContract(
       expect(isTenantryError(error, 'TENANTRY_MIGRATION_FAILED')).toBe(true)
       expect((error as Error).message).toContain('003_broken')
       expect((error as Error).message).toContain('boom')
-      expect(await store.tenantExists('oops')).toBe(false)
-      expect(await store.listTenants()).toEqual([])
+      expect(await store.exists('oops')).toBe(false)
+      expect(await store.list()).toEqual([])
       const { store: fixed, tenancy } = await make()
       await fixed.createTenant('oops')
       expect(await titles(tenancy, 'oops')).toEqual([])
