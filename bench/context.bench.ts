@@ -37,7 +37,7 @@ const N = 20_000
 const body = async () => {
   sink = 1
 }
-const [bare, floor, tenanted] = await msPerRunEach([
+const [bare = NaN, floor = NaN, tenanted = NaN] = await msPerRunEach([
   async () => {
     for (let i = 0; i < N; i++) await als.run({ db }, body)
   },
