@@ -1,7 +1,7 @@
 // The core's costs: a getter against a raw AsyncLocalStorage.getStore(), and withTenant
 // against a bare als.run around the same async function.
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { configureTenancy, getDb, tenancy, withTenant } from '@tenantry/context'
+import { configureTenancy, getDb, withTenant } from '@tenantry/context'
 import { compare, figure, msPerRunEach, nsPerOp, nsPerOpPair, section } from './lib.ts'
 
 let sink: unknown
@@ -16,15 +16,19 @@ section(`getters (ns/op, inside a tenant, warm; Node ${process.version})`)
 const moduleVar = nsPerOp(() => {
   sink = plain.value
 })
-// Both read the same AsyncLocalStorage in the same frame, in alternating rounds.
-const [raw, getter] = await withTenant('acme', () =>
-  nsPerOpPair(
-    () => {
-      sink = tenancy.als.getStore()
-    },
-    () => {
-      sink = getDb()
-    },
+// The floor: a raw AsyncLocalStorage of the same shape read inside its own run (the tenancy's
+// own is private), alternating rounds with the getter.
+const floorAls = new AsyncLocalStorage<{ db: object }>()
+const [raw = NaN, getter = NaN] = await withTenant('acme', () =>
+  floorAls.run({ db }, () =>
+    nsPerOpPair(
+      () => {
+        sink = floorAls.getStore()
+      },
+      () => {
+        sink = getDb()
+      },
+    ),
   ),
 )
 figure('plain module variable', moduleVar, 'ns/op')

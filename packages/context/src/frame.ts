@@ -19,6 +19,15 @@ export class Frame {
 }
 
 /**
+ * The frame of a scope entering `tenant` from frame `cur`: only the overrides made outside any
+ * tenant come along (never another tenant's), and the tenant becomes the switch lock.
+ */
+export function tenantFrame(cur: Frame | undefined, tenant: string, scope: Scope): Frame {
+  const base = cur === undefined ? null : cur.baseOverrides
+  return new Frame(tenant, scope, base, base, tenant)
+}
+
+/**
  * One `withTenant` call: the instances its code has used, and the holds that keep them from
  * being disposed until the call settles.
  */

@@ -61,14 +61,10 @@ export function injectAs(
     delete req.path
     req.url = joined
   }
-  const cur = tenancy.als.getStore()
-  if (cur === undefined || cur.tenant === tenant || (cur.tenant === undefined && !cur.lock))
-    return send(app, req)
-  // Another tenant: leave the test's tenant frame (and its lock), keep untenanted overrides.
-  const base = cur.baseOverrides
-  return tenancy.als.exit(() =>
-    base === null ? send(app, req) : tenancy.withOverrides(base, () => send(app, req)),
-  )
+  if (tenancy.currentTenant() === tenant) return send(app, req)
+  // Another tenant, or none: play an outside caller, as a real request would be: leave the
+  // test's tenant frame and its switch guard, keep only the overrides made outside any tenant.
+  return tenancy.detached(() => send(app, req))
 }
 
 /**
