@@ -121,7 +121,7 @@ export class ScopeEntry {
   }
 
   private openScope(cur: Frame | undefined, tenant: string): TenantScope | Promise<TenantScope> {
-    const scope = new Scope(tenant, this.registry.epoch)
+    const scope = new Scope(tenant, this.registry.epoch, this.registry.slotCount)
     const frame = tenantFrame(cur, tenant, scope)
     const hooks = this.hooks
     let opening: R0
@@ -161,14 +161,14 @@ export class ScopeEntry {
     tenant: string,
     fn: (tenant: string) => R | PromiseLike<R>,
   ): Promise<Awaited<R>> {
-    const scope = new Scope(tenant, this.registry.epoch)
+    const scope = new Scope(tenant, this.registry.epoch, this.registry.slotCount)
     const frame = tenantFrame(cur, tenant, scope)
     if (this.hooks !== null) return this.enterHooked(frame, scope, fn, this.hooks)
     let result: R | PromiseLike<R>
     try {
       // Eager resources open inside the new frame, so their factories can use the getters of
       // resources defined before them (settings read from getDb(), a renderer from settings).
-      result = this.als.run(frame, () => this.runIn(scope, fn))
+      result = this.als.run(frame, this.runIn<R>, scope, fn)
     } catch (error) {
       scope.close()
       return Promise.reject(error)

@@ -51,6 +51,11 @@ export class ResourceRegistry {
     if (def.eager) this.eager = [...this.eager, cache]
   }
 
+  /** How many slots are assigned (the size of a new scope's instance array). */
+  get slotCount(): number {
+    return this.slots.size
+  }
+
   /** The slot of a resource name, assigned on first use. */
   slotOf(name: string): number {
     let slot = this.slots.get(name)
