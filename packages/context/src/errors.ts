@@ -18,6 +18,7 @@ export interface TenantryErrorCodes {
   TENANTRY_UNKNOWN_TENANT: true
   TENANTRY_UNKNOWN_RESOURCE: true
   TENANTRY_RESOURCE_NOT_READY: true
+  TENANTRY_SCOPE_ENDED: true
   TENANTRY_TENANT_IN_USE: true
   TENANTRY_CONFIG: true
 }
@@ -55,6 +56,8 @@ export class TenantSwitchError extends TenantryError {
   readonly from: string
   /** The tenant that was asked for. */
   readonly to: string
+  /** The tenant that was asked for (the same as {@link to}). */
+  readonly tenant: string
 
   constructor(from: string, to: string) {
     super(
@@ -63,11 +66,14 @@ export class TenantSwitchError extends TenantryError {
     )
     this.from = from
     this.to = to
+    this.tenant = to
   }
 }
 
 /** A tenant name broke the naming rule; raised before any file or resource is touched. */
 export class InvalidTenantNameError extends TenantryError {
+  /** 400: a request named a tenant the naming rule refuses. */
+  override readonly statusCode = 400
   /** The rejected name (as given). */
   readonly tenant: unknown
 
@@ -82,6 +88,8 @@ export class InvalidTenantNameError extends TenantryError {
 
 /** The tenant source says this tenant does not exist. */
 export class UnknownTenantError extends TenantryError {
+  /** 404: a request named a tenant that does not exist. */
+  override readonly statusCode = 404
   /** The tenant that was asked for. */
   readonly tenant: string
 
@@ -110,21 +118,60 @@ export class UnknownResourceError extends TenantryError {
 
 /** A lazy resource's factory returned a promise, so a synchronous getter cannot hand it out. */
 export class ResourceNotReadyError extends TenantryError {
+  /** The resource name. */
+  readonly resource: string
+  /** The tenant whose instance was asked for. */
+  readonly tenant: string
+
   constructor(resource: string, tenant: string) {
     super(
       'TENANTRY_RESOURCE_NOT_READY',
       `Resource "${resource}" of tenant "${tenant}" is created asynchronously and is not ready yet. Declare it with { eager: true } so withTenant opens it before your code runs.`,
     )
+    this.resource = resource
+    this.tenant = tenant
+  }
+}
+
+/**
+ * Code ran in a tenant scope that had already ended (a `bind()`/`snapshot()` callback, a late
+ * timer) and asked for an eager resource whose instance was closed since (evicted or
+ * refreshed). A synchronous getter cannot reopen it; reopening has started in the background.
+ */
+export class ScopeEndedError extends TenantryError {
+  /** The resource name. */
+  readonly resource: string
+  /** The tenant of the ended scope. */
+  readonly tenant: string
+
+  constructor(resource: string, tenant: string) {
+    super(
+      'TENANTRY_SCOPE_ENDED',
+      `Resource "${resource}" of tenant "${tenant}" was read by a callback that ran after its tenant scope ended, and that instance has been closed since. Re-enter the tenant in the callback (await withTenant(tenant, fn) reopens it), keep the scope open until the callback is done (await it inside withTenant, or use enterScope and close it afterwards), or finish the work before the scope ends.`,
+    )
+    this.resource = resource
+    this.tenant = tenant
   }
 }
 
 /** A tenant's instances were still in use when the caller needed them closed. */
 export class TenantInUseError extends TenantryError {
+  /** 409: the tenant is busy (e.g. an admin request destroying a tenant still serving requests). */
+  override readonly statusCode = 409
+  /** The tenant still in use. */
+  readonly tenant: string
+  /** How long the caller waited (0: the caller itself is inside the tenant). */
+  readonly timeoutMs: number
+
   constructor(tenant: string, timeoutMs: number) {
     super(
       'TENANTRY_TENANT_IN_USE',
-      `Tenant "${tenant}" is still in use after ${timeoutMs} ms: some withTenant scope has not finished. Finish or cancel that work first, or raise the timeout.`,
+      timeoutMs === 0
+        ? `Tenant "${tenant}" cannot be released from inside its own scope. Call this outside withTenant("${tenant}", ...).`
+        : `Tenant "${tenant}" is still in use after ${timeoutMs} ms: some withTenant scope has not finished. Finish or cancel that work first, or raise the timeout.`,
     )
+    this.tenant = tenant
+    this.timeoutMs = timeoutMs
   }
 }
 

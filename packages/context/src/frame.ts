@@ -19,12 +19,21 @@ export class Frame {
 }
 
 /**
+ * The frame of a scope entering `tenant` from frame `cur`: only the overrides made outside any
+ * tenant come along (never another tenant's), and the tenant becomes the switch lock.
+ */
+export function tenantFrame(cur: Frame | undefined, tenant: string, scope: Scope): Frame {
+  const base = cur === undefined ? null : cur.baseOverrides
+  return new Frame(tenant, scope, base, base, tenant)
+}
+
+/**
  * One `withTenant` call: the instances its code has used, and the holds that keep them from
  * being disposed until the call settles.
  */
 export class Scope {
-  /** Instances already resolved in this scope, by resource slot (see `Tenancy.slotOf`). */
-  instances: unknown[] = []
+  /** Instances already resolved in this scope, by resource slot (see `ResourceRegistry.slotOf`). */
+  instances: unknown[]
   closed = false
   // The first hold lives in a field: most scopes hold one instance (the database), and the
   // warm withTenant path should not allocate an array for it.
@@ -35,7 +44,11 @@ export class Scope {
     readonly tenant: string,
     /** The refresh epoch when the scope opened (see `Tenancy.refreshTenant`). */
     readonly generation: number,
-  ) {}
+    /** How many slots the registry has: sized up front, the first write does not grow it. */
+    slots: number,
+  ) {
+    this.instances = new Array(slots)
+  }
 
   /** Records a hold to let go of when the scope closes. */
   hold(entry: Entry<unknown>): void {

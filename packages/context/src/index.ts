@@ -2,6 +2,8 @@
  * @tenantry/context — the tenant context of tenantry. One AsyncLocalStorage holds an immutable
  * frame; getters read the current tenant's instances from it, with singleton fallbacks.
  */
+import type { TenantEnterHook, TenantLeaveHook } from './hooks.js'
+import type { Runner } from './internal.js'
 import { Tenancy, type TenancyConfig, type TenantScope } from './tenancy.js'
 import type {
   ResourceDefinition,
@@ -12,6 +14,13 @@ import type {
 } from './types.js'
 
 export * from './errors.js'
+export type {
+  TenantEnterEvent,
+  TenantEnterHook,
+  TenantLeaveEvent,
+  TenantLeaveHook,
+} from './hooks.js'
+export type { Runner } from './internal.js'
 export { createNameValidator, DNS_LABEL, type NamingOptions, type NamingRule } from './naming.js'
 export {
   type EachTenantOptions,
@@ -73,6 +82,16 @@ export function enterScope(
   return tenancy.enterScope(tenant, options)
 }
 
+/** Registers a hook run when a scope enters a tenant; see {@link Tenancy.onEnter}. */
+export function onEnter(hook: TenantEnterHook): () => void {
+  return tenancy.onEnter(hook)
+}
+
+/** Registers a hook run when a tenant scope ends; see {@link Tenancy.onLeave}. */
+export function onLeave(hook: TenantLeaveHook): () => void {
+  return tenancy.onLeave(hook)
+}
+
 /** Runs `fn` outside any tenant; see {@link Tenancy.withoutTenant}. */
 export function withoutTenant<R>(fn: () => R): R {
   return tenancy.withoutTenant(fn)
@@ -93,7 +112,7 @@ export function withEachTenant<R>(
 
 /** The current tenant, or `undefined` outside any tenant. */
 export function currentTenant(): string | undefined {
-  return tenancy.als.getStore()?.tenant
+  return tenancy.currentTenant()
 }
 
 /** The current tenant; throws `NoTenantError` outside any tenant. */
@@ -119,7 +138,7 @@ export const getRenderer: () => ResourceOf<'renderer'> = tenancy.getter('rendere
 export const getMail: () => ResourceOf<'mail'> = tenancy.getter('mail')
 
 /** Captures the current frame; see {@link Tenancy.snapshot}. */
-export function snapshot(): <R>(fn: () => R) => R {
+export function snapshot(): Runner {
   return tenancy.snapshot()
 }
 
@@ -140,6 +159,6 @@ export function releaseTenant(tenant: string, options?: { timeoutMs?: number }):
 
 /** Fields to add to a log line: `{ tenant }` inside a tenant, `{}` outside (a pino mixin). */
 export function tenantLogFields(): { tenant?: string } {
-  const tenant = tenancy.als.getStore()?.tenant
+  const tenant = tenancy.currentTenant()
   return tenant === undefined ? {} : { tenant }
 }

@@ -1,4 +1,28 @@
+import { isThenable, noop } from './internal.js'
 import type { ResourceDefinition } from './types.js'
+
+/** Time and timers as the cache sees them: injectable so tests can move time by hand. */
+export interface CacheClock {
+  /** Milliseconds, like `Date.now()`. */
+  now(): number
+  /** Starts a repeating timer (unref'd: it must not keep the process alive). */
+  every(ms: number, fn: () => void): unknown
+  /** Stops a timer made by {@link every}. */
+  cancel(timer: unknown): void
+}
+
+/** The real clock: `Date.now()` and an unref'd `setInterval`. */
+export const systemClock: CacheClock = {
+  now: Date.now,
+  every(ms, fn) {
+    const timer = setInterval(fn, ms)
+    timer.unref()
+    return timer
+  },
+  cancel(timer) {
+    clearInterval(timer as NodeJS.Timeout)
+  },
+}
 
 /** One cached per-tenant instance. `refs` counts the tenant scopes that hold it. */
 export interface Entry<T> {
@@ -23,8 +47,9 @@ export interface Entry<T> {
  */
 export class ResourceCache<T> {
   readonly entries = new Map<string, Entry<T>>()
-  private reaper: NodeJS.Timeout | undefined
-  private clock = 0
+  private reaper: unknown
+  /** Counts acquires: an entry's `touched` is this counter's value at its last acquire. */
+  private uses = 0
 
   constructor(
     readonly name: string,
@@ -32,6 +57,7 @@ export class ResourceCache<T> {
     readonly slot: number,
     readonly def: ResourceDefinition<T>,
     private readonly track: (p: Promise<void>) => void,
+    private readonly clock: CacheClock = systemClock,
   ) {}
 
   get cap(): number {
@@ -48,14 +74,14 @@ export class ResourceCache<T> {
     if (e !== undefined) {
       // A counter, not Map re-insertion: the warm path stays a lookup and two writes; the
       // (rare) eviction pays for the scan instead.
-      e.touched = ++this.clock
+      e.touched = ++this.uses
       e.refs++
       return e
     }
     e = {
       tenant,
       cache: this,
-      touched: ++this.clock,
+      touched: ++this.uses,
       value: undefined,
       pending: null,
       refs: 1,
@@ -65,9 +91,9 @@ export class ResourceCache<T> {
       waiters: [],
     }
     const created = this.def.create!(tenant) // throws synchronously: nothing was cached
-    if (isPromise(created)) {
+    if (isThenable<T>(created)) {
       const entry = e
-      entry.pending = created.then(
+      entry.pending = Promise.resolve(created).then(
         (value) => {
           entry.value = value
           entry.pending = null
@@ -102,7 +128,7 @@ export class ResourceCache<T> {
     e.refs--
     if (e.refs > 0) return
     // Date.now() is a measurable share of a warm withTenant: only pay for it when reaping.
-    if (this.def.idleTimeoutMs !== undefined) e.lastUsed = Date.now()
+    if (this.def.idleTimeoutMs !== undefined) e.lastUsed = this.clock.now()
     if (e.stale) {
       if (e.pending === null) this.dispose(e)
     } else if (this.entries.size > this.cap) {
@@ -165,8 +191,8 @@ export class ResourceCache<T> {
       } catch (error) {
         result = Promise.reject(error)
       }
-      if (isPromise(result)) {
-        this.track(result.finally(() => this.wake(e)))
+      if (isThenable<void>(result)) {
+        this.track(Promise.resolve(result).finally(() => this.wake(e)))
         return
       }
     }
@@ -182,17 +208,16 @@ export class ResourceCache<T> {
   private startReaper(): void {
     const idle = this.def.idleTimeoutMs
     if (idle === undefined || this.reaper !== undefined) return
-    this.reaper = setInterval(() => this.reap(idle), Math.max(10, Math.floor(idle / 2)))
-    this.reaper.unref()
+    this.reaper = this.clock.every(Math.max(10, Math.floor(idle / 2)), () => this.reap(idle))
   }
 
   private stopReaper(): void {
-    if (this.reaper !== undefined) clearInterval(this.reaper)
+    if (this.reaper !== undefined) this.clock.cancel(this.reaper)
     this.reaper = undefined
   }
 
   /** Disposes instances idle for longer than `idle` ms. */
-  reap(idle: number, now = Date.now()): void {
+  reap(idle: number, now = this.clock.now()): void {
     for (const e of [...this.entries.values()]) {
       if (e.refs === 0 && e.pending === null && now - e.lastUsed >= idle) {
         this.entries.delete(e.tenant)
@@ -202,15 +227,4 @@ export class ResourceCache<T> {
     }
     if (this.entries.size === 0) this.stopReaper()
   }
-}
-
-function noop(): void {}
-
-/** Thenable check that does not trip on functions or plain objects. */
-export function isPromise<T>(value: unknown): value is Promise<T> {
-  return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  )
 }

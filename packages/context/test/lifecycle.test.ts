@@ -172,8 +172,10 @@ describe('LRU cap and eviction', () => {
     await t.withTenant('b', () => t.getResource('db'))
     // Drive the reaper directly with a clock 61 s later: no waiting in tests.
     const cache = (
-      t as unknown as { caches: Map<string, { reap(i: number, now: number): void }> }
-    ).caches.get('db')!
+      t as unknown as {
+        registry: { caches: Map<string, { reap(i: number, now: number): void }> }
+      }
+    ).registry.caches.get('db')!
     cache.reap(60_000, Date.now() + 61_000)
     expect(c.disposed.sort()).toEqual(['a', 'b'])
     expect(t.cachedCount('db')).toBe(0)

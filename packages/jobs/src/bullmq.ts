@@ -3,6 +3,8 @@
  * (retries, backoff, delays, stalled-job recovery, concurrency); the adapter only carries the
  * tenant in the job's data beside the payload and hands each job to the tenant-running worker.
  */
+
+import { describe } from '@tenantry/context/internal'
 import {
   type Job as BullJob,
   type ConnectionOptions,
@@ -21,7 +23,7 @@ import type {
   JobProcessor,
   NewJob,
 } from './backend.js'
-import { JobBackendClosedError } from './errors.js'
+import { JobBackendClosedError, JobFailedError } from './errors.js'
 
 /** What the adapter stores as a BullMQ job's `data`: the tenant is a field of its own. */
 export interface BullMQJobData {
@@ -160,13 +162,5 @@ function idOf(job: BullJob<BullMQJobData>): string {
 function settle(outcome: JobOutcome): void {
   if (outcome.ok) return
   if (outcome.permanent) throw new UnrecoverableError(describe(outcome.error))
-  throw outcome.error instanceof Error ? outcome.error : new Error(String(outcome.error))
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code
-    return typeof code === 'string' ? `${code}: ${error.message}` : error.message
-  }
-  return String(error)
+  throw outcome.error instanceof Error ? outcome.error : new JobFailedError(outcome.error)
 }

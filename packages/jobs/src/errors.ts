@@ -1,4 +1,5 @@
 import { isTenantryError, TenantryError } from '@tenantry/context'
+import { describe } from '@tenantry/context/internal'
 
 declare module '@tenantry/context' {
   interface TenantryErrorCodes {
@@ -8,6 +9,7 @@ declare module '@tenantry/context' {
     TENANTRY_JOB_BACKEND_CLOSED: true
     TENANTRY_JOB_ENVELOPE: true
     TENANTRY_JOB_PERMANENT: true
+    TENANTRY_JOB_FAILED: true
   }
 }
 
@@ -69,6 +71,20 @@ export class InvalidJobEnvelopeError extends TenantryError {
 export class PermanentJobError extends TenantryError {
   constructor(message: string, options?: ErrorOptions) {
     super('TENANTRY_JOB_PERMANENT', message, options)
+  }
+}
+
+/**
+ * A handler threw (or rejected with) something that is not an `Error`: a queue that needs an
+ * Error (BullMQ) gets this one, with the thrown value as `cause`. The job is retried as usual.
+ */
+export class JobFailedError extends TenantryError {
+  constructor(value: unknown) {
+    super(
+      'TENANTRY_JOB_FAILED',
+      `A job handler threw a value that is not an Error (${describe(value).slice(0, 200)}). Throw Error objects so that the stack and code are kept.`,
+      { cause: value },
+    )
   }
 }
 

@@ -15,7 +15,7 @@ export {
   type JobProcessor,
   type NewJob,
 } from './backend.js'
-export { createEmbeddedBackend, type EmbeddedBackendOptions } from './embedded.js'
+export { createEmbeddedBackend, type EmbeddedBackendOptions } from './embedded-backend.js'
 export * from './errors.js'
 export {
   defineJob,

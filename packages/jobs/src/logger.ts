@@ -1,3 +1,4 @@
+import { noop } from '@tenantry/context/internal'
 /** A log method in pino's style: `(obj, msg?, ...args)` or `(msg, ...args)`. */
 export type LogFn = {
   (obj: object, msg?: string, ...args: unknown[]): void
@@ -17,8 +18,6 @@ export interface JobLogger {
   /** A logger with `bindings` on every line. */
   child(bindings: Record<string, unknown>): JobLogger
 }
-
-const noop = (): void => {}
 
 /** A logger that drops everything. */
 export const silentLogger: JobLogger = {

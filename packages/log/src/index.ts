@@ -47,7 +47,7 @@ export function createLogger(
         const fields: Record<string, unknown> = userMixin
           ? { ...userMixin(mergeObject, level, logger) }
           : {}
-        const tenant = tenancy.als.getStore()?.tenant
+        const tenant = tenancy.currentTenant()
         if (tenant !== undefined) fields[tenantKey] = tenant
         else delete fields[tenantKey]
         return fields

@@ -9,8 +9,12 @@ declare module '@tenantry/context' {
 
 /** Mail settings are missing or inconsistent (no sender, no transport). */
 export class MailConfigError extends TenantryError {
-  constructor(message: string) {
+  /** The tenant whose mail settings are at fault; `undefined` for the fallback mailer. */
+  readonly tenant: string | undefined
+
+  constructor(message: string, tenant?: string) {
     super('TENANTRY_MAIL_CONFIG', message)
+    this.tenant = tenant
   }
 }
 
@@ -19,7 +23,11 @@ export class MailConfigError extends TenantryError {
  * path is not a site-relative path (so a link in a mail could point to another site).
  */
 export class MailUrlError extends TenantryError {
-  constructor(message: string) {
+  /** The tenant whose URL was being built. */
+  readonly tenant: string
+
+  constructor(message: string, tenant: string) {
     super('TENANTRY_MAIL_URL', message)
+    this.tenant = tenant
   }
 }

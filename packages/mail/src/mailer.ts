@@ -45,10 +45,12 @@ export class TenantMailer {
     if (settings.from === undefined || settings.from === '')
       throw new MailConfigError(
         `Mail settings${tenant === undefined ? '' : ` of tenant "${tenant}"`} have no "from". Return a sender from your settings function.`,
+        tenant,
       )
     if (spec === undefined)
       throw new MailConfigError(
         `Mail settings${tenant === undefined ? '' : ` of tenant "${tenant}"`} have no transport. Give settings.transport (an SMTP URL or options) or use an Outbox in development and tests.`,
+        tenant,
       )
     this.tenant = tenant
     this.settings = Object.freeze({ ...settings })
@@ -69,6 +71,7 @@ export class TenantMailer {
     if (template === undefined)
       throw new MailConfigError(
         'Mail settings have no baseUrl (e.g. "https://{tenant}.example.com").',
+        this.tenant,
       )
     if (this.tenant === undefined)
       throw new MailConfigError('tenantUrl() needs a tenant mailer; this is the fallback mailer.')

@@ -19,6 +19,7 @@ export function formatTenantUrl(
   if (!template.includes('{tenant}'))
     throw new MailUrlError(
       `The URL template ${JSON.stringify(template)} has no {tenant} placeholder.`,
+      tenant,
     )
   if (
     typeof path !== 'string' ||
@@ -28,6 +29,7 @@ export function formatTenantUrl(
   )
     throw new MailUrlError(
       `The path ${JSON.stringify(path)} is not site-relative. Pass a path starting with a single "/" (e.g. "/pages/x").`,
+      tenant,
     )
   const schemeEnd = template.indexOf('://')
   const authorityEnd = schemeEnd === -1 ? -1 : template.indexOf('/', schemeEnd + 3)
@@ -36,6 +38,7 @@ export function formatTenantUrl(
   if (hostPart.includes('{tenant}') && !HOST_LABEL.test(tenant))
     throw new MailUrlError(
       `Tenant ${JSON.stringify(tenant)} cannot be a host name label. Use a URL template with {tenant} in the path, or a DNS-label naming rule.`,
+      tenant,
     )
   const base =
     hostPart.replaceAll('{tenant}', tenant.toLowerCase()) +
@@ -45,6 +48,6 @@ export function formatTenantUrl(
   // segments in `path` such as `/../globex` must not climb into another tenant's).
   const site = new URL(`${base.replace(/\/+$/, '')}/`)
   if (url.origin !== site.origin || !`${url.pathname}/`.startsWith(site.pathname))
-    throw new MailUrlError(`The URL for ${JSON.stringify(path)} would leave ${site.href}.`)
+    throw new MailUrlError(`The URL for ${JSON.stringify(path)} would leave ${site.href}.`, tenant)
   return url.href
 }

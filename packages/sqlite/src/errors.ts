@@ -23,10 +23,14 @@ export class AttachRefusedError extends TenantryError {
 
 /** A computed tenant path would leave the store's root (a bad path template or naming rule). */
 export class TenantPathError extends TenantryError {
+  /** The tenant whose path was refused. */
+  readonly tenant: string
+
   constructor(tenant: string, reason: string) {
     super(
       'TENANTRY_TENANT_PATH',
       `Refusing the path of tenant ${JSON.stringify(tenant).slice(0, 80)}: ${reason}. Check the path template and the naming rule.`,
     )
+    this.tenant = tenant
   }
 }

@@ -1,4 +1,4 @@
-import { TenantryError } from '@tenantry/context'
+import { currentTenant, TenantryError } from '@tenantry/context'
 
 declare module '@tenantry/context' {
   interface TenantryErrorCodes {
@@ -13,6 +13,8 @@ declare module '@tenantry/context' {
  * Raised before anything is read or written; the message says which rule it broke.
  */
 export class StoragePathError extends TenantryError {
+  /** 400: the key usually comes from a request (an upload name, a URL). */
+  override readonly statusCode = 400
   /** The key as given (possibly truncated in the message). */
   readonly path: unknown
   /** Why it was refused, in words. */
@@ -30,8 +32,12 @@ export class StoragePathError extends TenantryError {
 
 /** The key is valid but no file exists there. */
 export class StorageNotFoundError extends TenantryError {
+  /** 404: a request asked for a file that is not there. */
+  override readonly statusCode = 404
   /** The key that was asked for. */
   readonly path: string
+  /** The tenant whose storage was asked (the current tenant when it was raised), if any. */
+  readonly tenant: string | undefined
 
   constructor(path: string, options?: ErrorOptions) {
     super(
@@ -40,6 +46,7 @@ export class StorageNotFoundError extends TenantryError {
       options,
     )
     this.path = path
+    this.tenant = currentTenant()
   }
 }
 

@@ -16,6 +16,7 @@ import {
 } from 'node:fs/promises'
 import { dirname, join, relative, sep } from 'node:path'
 import type { Readable } from 'node:stream'
+import { noop } from '@tenantry/context/internal'
 import { StorageNotFoundError, StoragePathError } from './errors.js'
 import { checkKey, TEMP_PREFIX } from './paths.js'
 import type { Storage, StorageData, StorageStat } from './types.js'
@@ -292,5 +293,3 @@ function isCode(error: unknown, ...codes: string[]): boolean {
   const code = (error as { code?: unknown } | null)?.code
   return typeof code === 'string' && codes.includes(code)
 }
-
-function noop(): void {}

@@ -1,5 +1,18 @@
-import { tenancy as defaultTenancy, type Tenancy } from '@tenantry/context'
+import { tenancy as defaultTenancy, type Tenancy, TenantryError } from '@tenantry/context'
 import type { InjectOptions, LightMyRequestResponse } from 'fastify'
+
+declare module '@tenantry/context' {
+  interface TenantryErrorCodes {
+    TENANTRY_TESTING_INJECT: true
+  }
+}
+
+/** {@link injectAs} was called with a request it cannot name the tenant in. */
+export class InjectAsError extends TenantryError {
+  constructor(message: string) {
+    super('TENANTRY_TESTING_INJECT', message)
+  }
+}
 
 /** Anything with Fastify's `inject` (a Fastify instance, before or after `ready()`). */
 export interface Injectable {
@@ -55,20 +68,18 @@ export function injectAs(
   } else {
     const url = req.url ?? req.path ?? '/'
     if (typeof url !== 'string')
-      throw new TypeError('injectAs(via: "path") needs the URL as a string (url or path).')
+      throw new InjectAsError(
+        'injectAs(via: "path") needs the URL as a string (url or path): pass request.url as a string.',
+      )
     const prefix = (options.pathPrefix ?? '/t').replace(/\/+$/, '')
     const joined = `${prefix}/${encodeURIComponent(tenant)}${url.startsWith('/') ? '' : '/'}${url}`
     delete req.path
     req.url = joined
   }
-  const cur = tenancy.als.getStore()
-  if (cur === undefined || cur.tenant === tenant || (cur.tenant === undefined && !cur.lock))
-    return send(app, req)
-  // Another tenant: leave the test's tenant frame (and its lock), keep untenanted overrides.
-  const base = cur.baseOverrides
-  return tenancy.als.exit(() =>
-    base === null ? send(app, req) : tenancy.withOverrides(base, () => send(app, req)),
-  )
+  if (tenancy.currentTenant() === tenant) return send(app, req)
+  // Another tenant, or none: play an outside caller, as a real request would be: leave the
+  // test's tenant frame and its switch guard, keep only the overrides made outside any tenant.
+  return tenancy.detached(() => send(app, req))
 }
 
 /**

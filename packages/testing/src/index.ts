@@ -3,7 +3,7 @@
  * rolled-back transactions, mocks installed through `withOverrides`, and Fastify injection as
  * a tenant.
  */
-export { type InjectAsOptions, type Injectable, injectAs } from './fastify.js'
+export { InjectAsError, type InjectAsOptions, type Injectable, injectAs } from './fastify.js'
 export {
   FakeMailer,
   type FakeMailerOptions,

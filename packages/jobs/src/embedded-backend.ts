@@ -1,17 +1,19 @@
-import { randomUUID } from 'node:crypto'
+// The embedded job backend: one SQLite table, its statements, enqueue and the recording of
+// outcomes. The claim loop that runs jobs is in embedded-consumer.ts.
+import { describe } from '@tenantry/context/internal'
 import Database from 'better-sqlite3'
 import {
   backoffDelay,
   type ConsumeOptions,
   type JobBackend,
   type JobConsumer,
-  type JobEnvelope,
   type JobInfo,
   type JobOutcome,
   type JobProcessor,
   type NewJob,
 } from './backend.js'
-import { InvalidJobEnvelopeError, JobBackendClosedError, JobConfigError } from './errors.js'
+import { EmbeddedConsumer } from './embedded-consumer.js'
+import { JobBackendClosedError, JobConfigError } from './errors.js'
 
 /** Options of {@link createEmbeddedBackend}. */
 export interface EmbeddedBackendOptions {
@@ -37,7 +39,8 @@ export interface EmbeddedBackendOptions {
   synchronous?: 'NORMAL' | 'FULL'
 }
 
-interface Row {
+/** One row of the jobs table, as the claim returns it. */
+export interface Row {
   id: number
   name: string
   tenant: string | null
@@ -59,7 +62,8 @@ export function createEmbeddedBackend(options: EmbeddedBackendOptions): JobBacke
   return new EmbeddedBackend(options)
 }
 
-class EmbeddedBackend implements JobBackend {
+/** The embedded backend: the table, its statements, enqueueing and recording outcomes. */
+export class EmbeddedBackend implements JobBackend {
   readonly kind = 'embedded'
   readonly db: Database.Database
   private readonly ownsDb: boolean
@@ -283,141 +287,4 @@ class EmbeddedBackend implements JobBackend {
   private assertOpen(): void {
     if (this.closed) throw new JobBackendClosedError(this.kind)
   }
-}
-
-let claims = 0
-
-class EmbeddedConsumer implements JobConsumer {
-  // Keyed by claim (job id and token), not job id: if this process stalls past a lease, the same
-  // job can be claimed again while its first run is still going, and close() must wait for both.
-  private readonly running = new Map<string, { id: number; token: string; done: Promise<void> }>()
-  private closed = false
-  private signal: (() => void) | undefined
-  private woken = false
-  private readonly loopDone: Promise<void>
-  private readonly claim: (limit: number, token: string) => Row[]
-  private readonly nextDue: () => number | undefined
-  private readonly prefix = randomUUID()
-  private renewTimer: NodeJS.Timeout | undefined
-
-  constructor(
-    private readonly backend: EmbeddedBackend,
-    private readonly processor: JobProcessor,
-    private readonly options: ConsumeOptions,
-    private readonly onClosed: () => void,
-  ) {
-    this.claim = backend.claimer(options.names)
-    this.nextDue = backend.nextDue(options.names)
-    this.loopDone = this.loop()
-  }
-
-  wake(): void {
-    this.woken = true
-    const s = this.signal
-    this.signal = undefined
-    s?.()
-  }
-
-  async close(): Promise<void> {
-    this.closed = true
-    this.wake()
-    await this.loopDone
-    await Promise.all([...this.running.values()].map((r) => r.done))
-    clearInterval(this.renewTimer)
-    this.onClosed()
-  }
-
-  private async loop(): Promise<void> {
-    // Start on a later turn: createWorker's caller attaches its listeners first.
-    await new Promise<void>((resolve) => setImmediate(resolve))
-    const { concurrency, onError } = this.options
-    while (!this.closed) {
-      this.woken = false
-      const free = concurrency - this.running.size
-      let wait = this.backend.pollIntervalMs
-      if (free > 0) {
-        try {
-          const token = `${this.prefix}:${++claims}`
-          const rows = this.claim(free, token)
-          for (const row of rows) this.start(row, token)
-          if (rows.length === free)
-            wait = Number.POSITIVE_INFINITY // wait for a free slot
-          else {
-            const next = this.nextDue()
-            if (next !== undefined) wait = Math.max(0, Math.min(wait, next - Date.now()))
-          }
-        } catch (error) {
-          onError(error)
-        }
-      } else wait = Number.POSITIVE_INFINITY
-      if (this.closed || this.woken) continue
-      if (wait === 0) {
-        await new Promise<void>((resolve) => setImmediate(resolve))
-        continue
-      }
-      await new Promise<void>((resolve) => {
-        const timer =
-          wait === Number.POSITIVE_INFINITY ? undefined : setTimeout(() => this.wake(), wait)
-        this.signal = () => {
-          clearTimeout(timer)
-          resolve()
-        }
-      })
-    }
-  }
-
-  private start(row: Row, token: string): void {
-    let envelope: JobEnvelope
-    try {
-      envelope = {
-        id: String(row.id),
-        name: row.name,
-        tenant: row.tenant,
-        payload: JSON.parse(row.payload),
-        attempt: row.attempts_made,
-        maxAttempts: row.max_attempts,
-      }
-    } catch (error) {
-      this.backend.fail(row, token, new InvalidJobEnvelopeError(String(error)))
-      return
-    }
-    const done = this.processor(envelope).then(
-      (outcome) => this.settle(row, token, outcome),
-      (error) => this.settle(row, token, { ok: false, error, permanent: false }),
-    )
-    this.running.set(`${row.id}:${token}`, { id: row.id, token, done })
-    this.renewTimer ??= setInterval(() => this.renew(), Math.max(10, this.backend.leaseMs / 3))
-  }
-
-  private settle(row: Row, token: string, outcome: JobOutcome): void {
-    try {
-      this.backend.finish(row, token, outcome)
-    } catch (error) {
-      this.options.onError(error)
-    }
-    this.running.delete(`${row.id}:${token}`)
-    if (this.running.size === 0) {
-      clearInterval(this.renewTimer)
-      this.renewTimer = undefined
-    }
-    this.wake()
-  }
-
-  private renew(): void {
-    try {
-      this.backend.renew([...this.running.values()].map((r) => [r.id, r.token] as [number, string]))
-    } catch (error) {
-      this.options.onError(error)
-    }
-  }
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code
-    return typeof code === 'string'
-      ? `${code}: ${error.message}`
-      : `${error.name}: ${error.message}`
-  }
-  return String(error)
 }
