@@ -4,7 +4,7 @@ import { MigrationFailedError } from '@tenantry/context'
 import { type MigrationsOption, MigrationVersion } from '@tenantry/kysely'
 import { type Kysely, Kysely as KyselyClass, type Migration, type PostgresPool } from 'kysely'
 import type pg from 'pg'
-import { faultError } from './faults.js'
+import { faultError, guardClient } from './faults.js'
 import { SchemaDialect } from './introspector.js'
 import { quoteIdent } from './naming.js'
 
@@ -122,6 +122,8 @@ export class MigrationSet extends MigrationVersion {
     const tenant = who === 'central' ? undefined : who
     const what = tenant === undefined ? 'migrating the central schema' : 'migrating'
     let current: string | undefined
+    // A backend terminated while a migration awaits something else must not crash the process.
+    guardClient(client)
     try {
       const { names, byName } = await this.resolve()
       const applied = options.fresh ? undefined : await this.applied(client, schema)
