@@ -10,7 +10,7 @@
 // Wall-clock figures on a shared machine: `uptime` is printed beside them.
 import { execSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import type { TenantStore } from '@tenantry/context'
+import type { TenantStore } from '@tenantry/kysely'
 import type { Migration } from 'kysely'
 import pg from 'pg'
 import { compare, figure, median, section } from './lib.ts'

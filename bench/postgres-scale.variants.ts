@@ -1,6 +1,7 @@
 // The stores the scale benchmark measures side by side, each with its 5-table schema and the
 // one-migration step added at every level.
-import { createTenancy, type TenantStore } from '@tenantry/context'
+import { createTenancy } from '@tenantry/context'
+import type { TenantStore } from '@tenantry/kysely'
 import { createPostgresTenantDatabases } from '@tenantry/postgres'
 import type { Kysely, Migration } from 'kysely'
 

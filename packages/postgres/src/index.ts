@@ -8,7 +8,29 @@
 // application imports everything from the backend it uses.
 export * from '@tenantry/kysely'
 export { SchemaNameError } from './errors.js'
+export {
+  ConnectionLostError,
+  DatabaseFailoverError,
+  faultOf,
+  guardClient,
+  guardPool,
+  OutOfSharedMemoryError,
+  type PostgresFault,
+} from './faults.js'
 export { MAX_IDENTIFIER_BYTES, quoteIdent, schemaFor } from './naming.js'
+export { TENANT_SETTING, TenantColumnPlugin } from './row-level/plugin.js'
+export {
+  createPostgresRowLevelTenantDatabases,
+  type PostgresRowLevelOptions,
+  type PostgresRowLevelTenantDatabases,
+} from './row-level/store.js'
+export { leastTenants, type PlacementPolicy } from './shards/placement.js'
+export {
+  createShardedTenantDatabases,
+  type ShardedTenantDatabases,
+  type ShardedTenantDatabasesOptions,
+  type ShardOption,
+} from './shards/store.js'
 export {
   createPostgresTenantDatabases,
   type PostgresTenantDatabases,

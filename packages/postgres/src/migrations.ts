@@ -1,8 +1,13 @@
 export type { MigrationsOption } from '@tenantry/kysely'
 
-import { MigrationFailedError } from '@tenantry/context'
-import { type MigrationsOption, MigrationVersion } from '@tenantry/kysely'
-import { type Kysely, Kysely as KyselyClass, type Migration, type PostgresPool } from 'kysely'
+import { MigrationFailedError, type MigrationsOption, MigrationVersion } from '@tenantry/kysely'
+import {
+  type Kysely,
+  Kysely as KyselyClass,
+  type KyselyPlugin,
+  type Migration,
+  type PostgresPool,
+} from 'kysely'
 import type pg from 'pg'
 import { faultError, guardClient } from './faults.js'
 import { SchemaDialect } from './introspector.js'
@@ -109,7 +114,7 @@ export class MigrationSet extends MigrationVersion {
   /**
    * Applies every pending migration on `client`, inside the caller's transaction (which holds
    * the schema's lock). `fresh`: the caller just created the schema, so there is no record to
-   * read. Returns the names applied now. A failing migration throws `MigrationFailedError`; a
+   * read; `plugins` are added to the Kysely the migrations get. Returns the names applied now. A failing migration throws `MigrationFailedError`; a
    * lost connection, a failover or a full lock table throw their own errors instead (the
    * migration itself was fine).
    */
@@ -117,7 +122,7 @@ export class MigrationSet extends MigrationVersion {
     client: pg.PoolClient,
     schema: string,
     who: string,
-    options: { fresh?: boolean } = {},
+    options: { fresh?: boolean; plugins?: readonly KyselyPlugin[] } = {},
   ): Promise<string[]> {
     const tenant = who === 'central' ? undefined : who
     const what = tenant === undefined ? 'migrating the central schema' : 'migrating'
@@ -135,7 +140,8 @@ export class MigrationSet extends MigrationVersion {
       checkOrder(names, done)
       const pending = names.slice(done.length)
       if (pending.length === 0) return []
-      const db = kyselyOnClient(client, schema)
+      let db = kyselyOnClient(client, schema)
+      for (const plugin of options.plugins ?? []) db = db.withPlugin(plugin)
       for (const name of pending) {
         current = name
         await byName.get(name)!.up(db)

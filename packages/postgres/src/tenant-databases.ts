@@ -3,6 +3,8 @@ import {
   type BaseStoreOptions,
   BaseTenantStore,
   type CreateTenantOptions,
+  type MigrateAllOptions,
+  migrateEachTenant,
   PendingMigrationsError,
   TenantBusyError,
   type TenantDatabaseStore,
@@ -21,6 +23,7 @@ import {
 import pg from 'pg'
 import { PostgresCentral } from './central.js'
 import { SchemaNameError } from './errors.js'
+import { faultError, guardPool, OutOfSharedMemoryError } from './faults.js'
 import { AdvisoryLocks, searchPath } from './lock.js'
 import { MigrationSet } from './migrations.js'
 import { advisoryKey, checkPrefix, checkSchema, quoteIdent, schemaFor } from './naming.js'
@@ -79,7 +82,8 @@ export function createPostgresTenantDatabases<DB, CentralDB = unknown>(
   return new PostgresTenantStore<DB, CentralDB>(options)
 }
 
-class PostgresTenantStore<DB, CentralDB>
+/** The schema-per-tenant store (exported for the sharded store, which keeps one per shard). */
+export class PostgresTenantStore<DB, CentralDB>
   extends BaseTenantStore<DB, CentralDB>
   implements PostgresTenantDatabases<DB, CentralDB>
 {
@@ -102,9 +106,11 @@ class PostgresTenantStore<DB, CentralDB>
     this.centralSchema = checkSchema(options.centralSchema ?? 'public', 'centralSchema')
     this.migrations = new MigrationSet(options.migrations)
     this.ownsPool = options.pool === undefined
-    this.pool =
+    // No client error may crash the process (pg-pool leaves checked-out clients unguarded).
+    this.pool = guardPool(
       options.pool ??
-      new pg.Pool({ connectionString: options.connectionString, max: options.poolMax ?? 10 })
+        new pg.Pool({ connectionString: options.connectionString, max: options.poolMax ?? 10 }),
+    )
     this.locks = new AdvisoryLocks(this.pool, this.lockTimeoutMs)
     this.registry = new Registry(
       this.pool,
@@ -170,7 +176,9 @@ class PostgresTenantStore<DB, CentralDB>
   }
 
   private row(tenant: string, client?: pg.PoolClient): Promise<RegistryRow | undefined> {
-    return this.registry.row(this.schemaOf(tenant), client)
+    return this.registry.row(this.schemaOf(tenant), client).catch((error: unknown) => {
+      throw faultError(error, 'looking up', tenant) ?? error
+    })
   }
 
   // --- lifecycle -----------------------------------------------------------------------------
@@ -183,54 +191,95 @@ class PostgresTenantStore<DB, CentralDB>
       throw new TenantExistsError(tenant)
     }
     if (exists(await this.row(tenant))) return
-    await this.locked(tenant, schema, async (client) => {
-      const row = await this.row(tenant, client)
-      if (exists(row)) return
-      // A row that never became ready: leftovers of a non-transactional step. Ours to clear.
-      if (row !== undefined) await this.registry.remove(client, schema)
-      // Inside the transaction nobody else sees the row, the schema or its tables; a failure
-      // rolls all of it back, and the commit makes the tenant appear whole.
-      await this.registry.insert(client, schema, tenant)
-      try {
-        await client.query(`create schema ${quoteIdent(schema)}`)
-      } catch (error) {
-        if ((error as { code?: string }).code === '42P06')
-          throw new SchemaNameError(
-            tenant,
-            schema,
-            'a schema of that name already exists outside the registry',
-          )
-        throw error
-      }
-      await searchPath(client, schema)
-      await this.migrations.migrate(client, schema, tenant)
-      await this.registry.markReady(client, schema, await this.migrations.version())
-    })
+    await this.locked(
+      tenant,
+      schema,
+      async (client) => {
+        const row = await this.row(tenant, client)
+        if (exists(row)) return
+        // A row that never became ready: leftovers of a non-transactional step. Ours to clear.
+        if (row !== undefined) await this.registry.remove(client, schema)
+        // Inside the transaction nobody else sees the row, the schema or its tables; a failure
+        // rolls all of it back, and the commit makes the tenant appear whole.
+        await this.registry.insert(client, schema, tenant)
+        try {
+          await client.query(`create schema ${quoteIdent(schema)}`)
+        } catch (error) {
+          if ((error as { code?: string }).code === '42P06')
+            throw new SchemaNameError(
+              tenant,
+              schema,
+              'a schema of that name already exists outside the registry',
+            )
+          throw error
+        }
+        await searchPath(client, schema)
+        await this.migrations.migrate(client, schema, tenant, { fresh: true })
+        await this.registry.markReady(client, schema, await this.migrations.version())
+      },
+      'creating',
+    )
   }
 
   async destroyTenant(tenant: string): Promise<void> {
     const schema = this.schemaOf(tenant)
     if ((await this.row(tenant))?.ready !== true) throw new UnknownTenantError(tenant)
     await this.hiding(tenant, () =>
-      this.locked(tenant, schema, async (client) => {
-        if ((await this.row(tenant, client))?.ready !== true) throw new UnknownTenantError(tenant)
-        // One transaction: other processes see the tenant whole until the commit, then gone.
-        await this.registry.remove(client, schema)
-      }),
+      this.locked(
+        tenant,
+        schema,
+        async (client) => {
+          if ((await this.row(tenant, client))?.ready !== true) throw new UnknownTenantError(tenant)
+          // One transaction: other processes see the tenant whole until the commit, then gone.
+          await this.registry.remove(client, schema)
+        },
+        'destroying',
+      ),
     )
   }
 
-  /** Runs `fn` in a transaction holding the tenant's advisory lock (see `AdvisoryLocks`). */
+  /**
+   * Runs `fn` in a transaction holding the tenant's lock, with its schema name (for the sharded
+   * store's moves). @internal
+   */
+  withTenantLock<R>(
+    tenant: string,
+    fn: (client: pg.PoolClient, schema: string) => Promise<R>,
+  ): Promise<R> {
+    const schema = this.schemaOf(tenant)
+    return this.locked(tenant, schema, (client) => fn(client, schema), 'moving')
+  }
+
+  /** Drops the tenant's schema and registry row inside the caller's locked transaction. @internal */
+  async dropIn(client: pg.PoolClient, tenant: string): Promise<void> {
+    await this.registry.remove(client, this.schemaOf(tenant))
+  }
+
+  /** Drops a copy of the tenant that is not placed on this shard (after a failed move). @internal */
+  async dropUnplaced(tenant: string): Promise<void> {
+    const schema = this.schemaOf(tenant)
+    await this.locked(tenant, schema, (client) => this.registry.remove(client, schema), 'dropping')
+  }
+
+  /**
+   * Runs `fn` in a transaction holding the tenant's advisory lock (see `AdvisoryLocks`); a lost
+   * connection, a failover or a full lock table come out as their own errors.
+   */
   private locked<R>(
     tenant: string,
     schema: string,
     fn: (client: pg.PoolClient) => Promise<R>,
+    what: string,
   ): Promise<R> {
-    return this.locks.run(
-      advisoryKey(this.registry.schema, schema),
-      fn,
-      () => new TenantBusyError(tenant, this.lockTimeoutMs),
-    )
+    return this.locks
+      .run(
+        advisoryKey(this.registry.schema, schema),
+        fn,
+        () => new TenantBusyError(tenant, this.lockTimeoutMs),
+      )
+      .catch((error: unknown) => {
+        throw faultError(error, what, tenant) ?? error
+      })
   }
 
   // --- migrations ----------------------------------------------------------------------------
@@ -242,15 +291,61 @@ class PostgresTenantStore<DB, CentralDB>
     if (row?.ready !== true) throw new UnknownTenantError(tenant)
     // The stamp only moves towards the current set, so a match needs no lock and no Migrator.
     if (row.migration_stamp === expected) return { tenant, applied: [] }
-    return await this.locked(tenant, schema, async (client) => {
-      const current = await this.row(tenant, client)
-      if (current?.ready !== true) throw new UnknownTenantError(tenant)
-      if (current.migration_stamp === expected) return { tenant, applied: [] }
-      await searchPath(client, schema)
-      const applied = await this.migrations.migrate(client, schema, tenant)
-      await this.registry.stamp(client, schema, expected)
-      return { tenant, applied }
-    })
+    return await this.locked(
+      tenant,
+      schema,
+      async (client) => {
+        const current = await this.row(tenant, client)
+        if (current?.ready !== true) throw new UnknownTenantError(tenant)
+        if (current.migration_stamp === expected) return { tenant, applied: [] }
+        await searchPath(client, schema)
+        const applied = await this.migrations.migrate(client, schema, tenant)
+        await this.registry.stamp(client, schema, expected)
+        return { tenant, applied }
+      },
+      'migrating',
+    )
+  }
+
+  /**
+   * One indexed query finds the tenants whose stamp is not current; only those migrate (the
+   * others cost nothing). Tenants that failed on a full lock table ("out of shared memory")
+   * are retried at half the concurrency, down to one at a time.
+   */
+  override async migrateAllTenants(
+    options: MigrateAllOptions = {},
+  ): Promise<TenantMigrationResult[]> {
+    const expected = await this.migrations.version()
+    const tenants = await this.list()
+    const stale = new Set(await this.registry.stale(expected))
+    const results = new Map<string, TenantMigrationResult>()
+    let done = 0
+    const report = (result: TenantMigrationResult) =>
+      options.onProgress?.({ done: ++done, total: tenants.length, result })
+    for (const tenant of tenants)
+      if (!stale.has(tenant)) {
+        const result = { tenant, applied: [] }
+        results.set(tenant, result)
+        report(result)
+      }
+    let todo = tenants.filter((t) => stale.has(t))
+    let concurrency = Math.max(1, Math.floor(options.concurrency ?? 4))
+    for (let round = 0; todo.length > 0; round++) {
+      const last = concurrency === 1 || round >= 4
+      const batch = await migrateEachTenant(todo, (t) => this.migrateTenant(t), {
+        concurrency,
+        onProgress: ({ result }) => {
+          if (last || !(result.error instanceof OutOfSharedMemoryError)) report(result)
+        },
+      })
+      todo = []
+      for (const r of batch) {
+        if (!last && r.error instanceof OutOfSharedMemoryError) todo.push(r.tenant)
+        else results.set(r.tenant, r)
+      }
+      concurrency = Math.max(1, concurrency >> 1)
+    }
+    return tenants.map((t) => results.get(t)!)
   }
 
   async tenantInfo(tenant: string): Promise<TenantInfo> {
@@ -259,10 +354,13 @@ class PostgresTenantStore<DB, CentralDB>
     const client = await this.pool.connect()
     try {
       const { applied, pending } = await this.migrations.status(client, schema)
+      // The schema's relations through pg_depend's index, not a scan of all of pg_class.
       const { rows } = await client.query<{ size: string }>(
         `select coalesce(sum(pg_total_relation_size(c.oid)), 0)::text as size
-           from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-          where n.nspname = $1 and c.relkind in ('r', 'm', 'p')`,
+           from pg_catalog.pg_depend d join pg_catalog.pg_class c on c.oid = d.objid
+          where d.refclassid = 'pg_catalog.pg_namespace'::regclass
+            and d.refobjid = to_regnamespace($1) and d.classid = 'pg_catalog.pg_class'::regclass
+            and c.relkind in ('r', 'm', 'p')`,
         [schema],
       )
       return {

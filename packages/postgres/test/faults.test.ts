@@ -99,11 +99,11 @@ suite(suiteName('postgres: faults'), () => {
     resume.resolve()
     expect(await creating).toBe('TENANTRY_CONNECTION_LOST')
     // Nothing half-made, and the same store (same pool) goes on working.
-    expect(await store.tenantExists('victim')).toBe(false)
+    expect(await store.exists('victim')).toBe(false)
     expect(await schemasLike(schemaFor(`${run}term_`, 'victim'))).toEqual([])
     const ok = make({ '001_note': table }, 'term')
     await ok.createTenant('victim')
-    expect(await ok.listTenants()).toEqual(['victim'])
+    expect(await ok.list()).toEqual(['victim'])
   })
 
   it('rejects with TENANTRY_CONNECTION_LOST when the backend is terminated during a query', async () => {
@@ -133,7 +133,7 @@ suite(suiteName('postgres: faults'), () => {
     }
     await admin((c) => c.query('select pg_terminate_backend($1)', [pid]))
     expect(await creating).toBe('TENANTRY_CONNECTION_LOST')
-    expect(await store.tenantExists('victim')).toBe(false)
+    expect(await store.exists('victim')).toBe(false)
   })
 
   it('rejects with TENANTRY_CONNECTION_LOST when an idle-in-transaction timeout ends the session', async () => {
@@ -158,7 +158,7 @@ suite(suiteName('postgres: faults'), () => {
     await gone(await started.promise) // the server ends the idle session by itself
     resume.resolve()
     expect(await creating).toBe('TENANTRY_CONNECTION_LOST')
-    expect(await store.tenantExists('victim')).toBe(false)
+    expect(await store.exists('victim')).toBe(false)
   })
 
   it('rejects with TENANTRY_DATABASE_FAILOVER on a read-only server (a standby after failover)', async () => {
@@ -168,9 +168,9 @@ suite(suiteName('postgres: faults'), () => {
     const writable = make({ '001_note': table }, 'ro')
     await writable.createTenant('before')
     const readOnly = make({ '001_note': table }, 'ro', url.toString())
-    expect(await readOnly.listTenants()).toEqual(['before'])
+    expect(await readOnly.list()).toEqual(['before'])
     expect(await codeOf(readOnly.createTenant('after'))).toBe('TENANTRY_DATABASE_FAILOVER')
-    expect(await writable.listTenants()).toEqual(['before'])
+    expect(await writable.list()).toEqual(['before'])
   })
 
   it('rejects with TENANTRY_OUT_OF_SHARED_MEMORY when the lock table is full', async () => {
@@ -194,7 +194,7 @@ suite(suiteName('postgres: faults'), () => {
     expect(isTenantryError(error, 'TENANTRY_OUT_OF_SHARED_MEMORY')).toBe(true)
     expect((error as Error).message).toContain('max_locks_per_transaction')
     expect((error as { tenant?: string }).tenant).toBe('victim')
-    expect(await store.tenantExists('victim')).toBe(false)
+    expect(await store.exists('victim')).toBe(false)
   })
 })
 
