@@ -62,33 +62,35 @@ async function admin<R>(url: string, fn: (c: pg.Client) => Promise<R>): Promise<
 }
 
 async function main(url: string): Promise<void> {
-  const database = `tenantry_scale_${randomBytes(4).toString('hex')}`
-  const target = new URL(url)
-  target.pathname = `/${database}`
-  // The baseline: a database that stays at BASE tenants, measured alternately with the big one
-  // so that the shared machine's load weighs on both alike.
-  const baseline = new URL(url)
-  baseline.pathname = `/${database}_base`
-  await admin(url, (c) => c.query(`create database ${database}`))
-  await admin(url, (c) => c.query(`create database ${database}_base`))
-  try {
-    const locks = await admin(url, async (c) => {
-      const { rows } = await c.query<{ setting: string }>(
-        "select setting from pg_settings where name in ('max_locks_per_transaction', 'max_connections') order by name",
-      )
-      return rows.map((r) => r.setting).join(' / ')
-    })
-    section(
-      `PostgreSQL at scale: levels ${LEVELS.join(', ')} tenants, 5 tables + 5 indexes each; migrate-all concurrency ${MIGRATE_CONCURRENCY} over a pool of ${POOL_MAX}; max_connections / max_locks_per_transaction = ${locks}; Node ${process.version}`,
+  const id = randomBytes(4).toString('hex')
+  const locks = await admin(url, async (c) => {
+    const { rows } = await c.query<{ setting: string }>(
+      "select setting from pg_settings where name in ('max_connections', 'max_locks_per_transaction') order by name",
     )
-    console.log(`  machine shared with other users; load before: ${uptime()}`)
-    for (const variant of variants)
-      await runVariant(variant, target.toString(), baseline.toString())
-    console.log(`  load after: ${uptime()}`)
-  } finally {
-    await admin(url, (c) => c.query(`drop database ${database} with (force)`))
-    await admin(url, (c) => c.query(`drop database ${database}_base with (force)`))
+    return rows.map((r) => r.setting).join(' / ')
+  })
+  section(
+    `PostgreSQL at scale: levels ${LEVELS.join(', ')} tenants, 5 tables + 5 indexes each; migrate-all concurrency ${MIGRATE_CONCURRENCY} over a pool of ${POOL_MAX}; max_connections / max_locks_per_transaction = ${locks}; Node ${process.version}`,
+  )
+  console.log(`  machine shared with other users; load before: ${uptime()}`)
+  for (const [i, variant] of variants.entries()) {
+    // Each variant in a database of its own, and its baseline (a database that stays at BASE
+    // tenants, measured alternately with the big one so the shared machine's load weighs on
+    // both alike) in another.
+    const names = [`tenantry_scale_${id}_${i}`, `tenantry_scale_${id}_${i}_base`]
+    const urls = names.map((n) => {
+      const u = new URL(url)
+      u.pathname = `/${n}`
+      return u.toString()
+    })
+    for (const n of names) await admin(url, (c) => c.query(`create database ${n}`))
+    try {
+      await runVariant(variant, urls[0]!, urls[1]!)
+    } finally {
+      for (const n of names) await admin(url, (c) => c.query(`drop database ${n} with (force)`))
+    }
   }
+  console.log(`  load after: ${uptime()}`)
 }
 
 async function runVariant(variant: ScaleVariant, url: string, baseUrl: string): Promise<void> {

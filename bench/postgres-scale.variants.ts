@@ -2,7 +2,10 @@
 // one-migration step added at every level.
 import { createTenancy } from '@tenantry/context'
 import type { TenantStore } from '@tenantry/kysely'
-import { createPostgresTenantDatabases } from '@tenantry/postgres'
+import {
+  createPostgresRowLevelTenantDatabases,
+  createPostgresTenantDatabases,
+} from '@tenantry/postgres'
 import type { Kysely, Migration } from 'kysely'
 
 /** One store under test. */
@@ -57,5 +60,20 @@ const schemaPerTenant: ScaleVariant = {
     }),
 }
 
+const rowLevel: ScaleVariant = {
+  label: 'row-level (createPostgresRowLevelTenantDatabases: shared tables, RLS)',
+  base: schemaBase, // the same migrations, rewritten to carry tenant_id
+  next: schemaPerTenant.next,
+  make: ({ url, migrations, poolMax }) =>
+    createPostgresRowLevelTenantDatabases({
+      connectionString: url,
+      migrations,
+      poolMax,
+      tenancy: createTenancy(),
+      existsCacheMs: 0,
+    }),
+  note: 'one migration of the shared tables serves every tenant; as superuser, so policies are not evaluated (they cost nothing here: no rows are read)',
+}
+
 /** Every variant, in the order they run. */
-export const variants: ScaleVariant[] = [schemaPerTenant]
+export const variants: ScaleVariant[] = [schemaPerTenant, rowLevel]
