@@ -82,22 +82,14 @@ export class TenantColumnPlugin implements KyselyPlugin {
       return AlterTableNode.cloneWithTableProps(node, {
         addConstraint: AddConstraintNode.create(this.constraint(node.addConstraint.constraint)),
       })
-    // A column added with `unique` or `references` keeps the tenant in its constraint, which
-    // becomes the statement's `add constraint` (so one such column per alterTable call).
-    let extra: ConstraintNode | undefined
-    const columnAlterations = node.columnAlterations?.map((a) => {
-      if (a.kind !== 'AddColumnNode') return a
-      const { plain, moved } = this.split(a.column)
-      if (moved.length === 0) return a
-      if (moved.length > 1 || extra !== undefined)
+    // An inline key on an added column cannot carry the tenant column, and one ALTER TABLE
+    // node cannot hold both the column and a table constraint: ask for two statements.
+    for (const a of node.columnAlterations ?? [])
+      if (a.kind === 'AddColumnNode' && (a.column.unique || a.column.references !== undefined))
         throw new Error(
-          'row-level mode: add one unique or referencing column per alterTable() call, so that its constraint can carry the tenant column',
+          `row-level mode: add column "${a.column.column.column.name}" without unique()/references(), then add the key with a second alterTable(): addUniqueConstraint / addForeignKeyConstraint (the store puts ${this.column} first in it)`,
         )
-      extra = moved[0]
-      return { ...a, column: plain }
-    })
-    if (extra === undefined) return node
-    return { ...node, columnAlterations, addConstraint: AddConstraintNode.create(extra) }
+    return node
   }
 
   /** A column definition without its inline key constraints, and those as table constraints. */
