@@ -31,8 +31,5 @@ export {
   type ShardedTenantDatabasesOptions,
   type ShardOption,
 } from './shards/store.js'
-export {
-  createPostgresTenantDatabases,
-  type PostgresTenantDatabases,
-  type PostgresTenantDatabasesOptions,
-} from './tenant-databases.js'
+export { createPostgresTenantDatabases } from './tenant-databases.js'
+export type { PostgresTenantDatabases, PostgresTenantDatabasesOptions } from './types.js'

@@ -1,76 +1,26 @@
 import { UnknownTenantError } from '@tenantry/context'
 import {
-  type BaseStoreOptions,
   BaseTenantStore,
   type CreateTenantOptions,
   type MigrateAllOptions,
-  migrateEachTenant,
   PendingMigrationsError,
   TenantBusyError,
-  type TenantDatabaseStore,
   TenantExistsError,
   type TenantInfo,
   type TenantMigrationResult,
 } from '@tenantry/kysely'
-import {
-  Kysely,
-  type KyselyConfig,
-  PostgresDialect,
-  type PostgresPool,
-  type RawBuilder,
-  sql,
-} from 'kysely'
+import { Kysely, PostgresDialect, type PostgresPool, type RawBuilder, sql } from 'kysely'
 import pg from 'pg'
+import { schemaSize } from './catalog.js'
 import { PostgresCentral } from './central.js'
 import { SchemaNameError } from './errors.js'
-import { faultError, guardPool, OutOfSharedMemoryError } from './faults.js'
+import { faultError, guardPool } from './faults.js'
 import { AdvisoryLocks, searchPath } from './lock.js'
+import { migrateStale } from './migrate-all.js'
 import { MigrationSet } from './migrations.js'
 import { advisoryKey, checkPrefix, checkSchema, quoteIdent, schemaFor } from './naming.js'
 import { Registry, type RegistryRow } from './registry.js'
-
-/**
- * Options of {@link createPostgresTenantDatabases}: the kit's {@link BaseStoreOptions}
- * (defaults here: `cap` 1000, no idle timeout: a handle is a `withSchema` view of one Kysely)
- * plus the pool and the schema names.
- */
-export interface PostgresTenantDatabasesOptions extends BaseStoreOptions {
-  /** Connection string of the one shared pool (ignored when `pool` is given). */
-  connectionString?: string
-  /** A pool to share (this store never ends it); default: a pool made from `connectionString`. */
-  pool?: pg.Pool
-  /** Size of the pool this store makes; default 10. */
-  poolMax?: number
-  /** Prefix of every tenant schema (a lower-case identifier, not `pg_`); default `t_`. */
-  schemaPrefix?: string
-  /** Schema of the tenant registry table `tenants`; default `tenantry`. */
-  registrySchema?: string
-  /** Schema of the central (untenanted) tables; default `public`. */
-  centralSchema?: string
-  /** Kysely's `log` option for the shared instance (tenant and central queries). */
-  log?: KyselyConfig['log']
-}
-
-/**
- * Per-tenant PostgreSQL schemas behind the same interface as `@tenantry/sqlite`'s
- * `TenantDatabases`: the tenant lifecycle, the `db` resource and the central schema.
- */
-export interface PostgresTenantDatabases<DB, CentralDB = unknown>
-  extends TenantDatabaseStore<DB, CentralDB> {
-  /** The one pool every tenant shares. */
-  readonly pool: pg.Pool
-  /** The prefix of every tenant schema. */
-  readonly schemaPrefix: string
-  /** The tenant's schema name (validates the tenant name). */
-  schemaOf(tenant: string): string
-  /** The advisory-lock key (bigint as a string) taken while the tenant is created, migrated or destroyed. */
-  lockKey(tenant: string): string
-  /**
-   * A schema-qualified table of the current tenant for raw `sql` templates, which Kysely's
-   * `withSchema` does not rewrite: ``sql`select * from ${store.table('page')}` ``.
-   */
-  table(name: string): RawBuilder<unknown>
-}
+import type { PostgresTenantDatabases, PostgresTenantDatabasesOptions } from './types.js'
 
 /**
  * Creates the PostgreSQL store: one schema per tenant, one shared `pg.Pool`, queries scoped with
@@ -307,45 +257,12 @@ export class PostgresTenantStore<DB, CentralDB>
     )
   }
 
-  /**
-   * One indexed query finds the tenants whose stamp is not current; only those migrate (the
-   * others cost nothing). Tenants that failed on a full lock table ("out of shared memory")
-   * are retried at half the concurrency, down to one at a time.
-   */
+  /** Only tenants with a stale stamp migrate (one indexed query finds them); see `migrateStale`. */
   override async migrateAllTenants(
     options: MigrateAllOptions = {},
   ): Promise<TenantMigrationResult[]> {
-    const expected = await this.migrations.version()
-    const tenants = await this.list()
-    const stale = new Set(await this.registry.stale(expected))
-    const results = new Map<string, TenantMigrationResult>()
-    let done = 0
-    const report = (result: TenantMigrationResult) =>
-      options.onProgress?.({ done: ++done, total: tenants.length, result })
-    for (const tenant of tenants)
-      if (!stale.has(tenant)) {
-        const result = { tenant, applied: [] }
-        results.set(tenant, result)
-        report(result)
-      }
-    let todo = tenants.filter((t) => stale.has(t))
-    let concurrency = Math.max(1, Math.floor(options.concurrency ?? 4))
-    for (let round = 0; todo.length > 0; round++) {
-      const last = concurrency === 1 || round >= 4
-      const batch = await migrateEachTenant(todo, (t) => this.migrateTenant(t), {
-        concurrency,
-        onProgress: ({ result }) => {
-          if (last || !(result.error instanceof OutOfSharedMemoryError)) report(result)
-        },
-      })
-      todo = []
-      for (const r of batch) {
-        if (!last && r.error instanceof OutOfSharedMemoryError) todo.push(r.tenant)
-        else results.set(r.tenant, r)
-      }
-      concurrency = Math.max(1, concurrency >> 1)
-    }
-    return tenants.map((t) => results.get(t)!)
+    const stale = await this.registry.stale(await this.migrations.version())
+    return migrateStale(await this.list(), stale, (t) => this.migrateTenant(t), options)
   }
 
   async tenantInfo(tenant: string): Promise<TenantInfo> {
@@ -354,19 +271,10 @@ export class PostgresTenantStore<DB, CentralDB>
     const client = await this.pool.connect()
     try {
       const { applied, pending } = await this.migrations.status(client, schema)
-      // The schema's relations through pg_depend's index, not a scan of all of pg_class.
-      const { rows } = await client.query<{ size: string }>(
-        `select coalesce(sum(pg_total_relation_size(c.oid)), 0)::text as size
-           from pg_catalog.pg_depend d join pg_catalog.pg_class c on c.oid = d.objid
-          where d.refclassid = 'pg_catalog.pg_namespace'::regclass
-            and d.refobjid = to_regnamespace($1) and d.classid = 'pg_catalog.pg_class'::regclass
-            and c.relkind in ('r', 'm', 'p')`,
-        [schema],
-      )
       return {
         tenant,
         location: schema,
-        size: Number(rows[0]?.size ?? 0),
+        size: await schemaSize(client, schema),
         migrations: applied,
         pending,
       }

@@ -2,6 +2,11 @@ import {
   CompiledQuery,
   type DatabaseConnection,
   type Driver,
+  Kysely,
+  type KyselyConfig,
+  PostgresAdapter,
+  PostgresIntrospector,
+  PostgresQueryCompiler,
   type QueryCompiler,
   type QueryResult,
   type TransactionSettings,
@@ -59,14 +64,14 @@ export class TenantDriver implements Driver {
 
   constructor(
     private readonly shared: Driver,
-    private readonly ready: () => Promise<void>,
+    private readonly ready: Promise<void>,
     tenant: string,
   ) {
     this.setting = tenantSettingSql(tenant)
   }
 
   init(): Promise<void> {
-    return this.ready()
+    return this.ready
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
@@ -139,4 +144,23 @@ export class TenantDriver implements Driver {
 
   /** The shared driver belongs to the store; a tenant's handle has nothing of its own to end. */
   async destroy(): Promise<void> {}
+}
+
+/** One tenant's Kysely over the store's shared driver, scoped to the shared tables' schema. */
+export function tenantKysely<DB>(
+  shared: Driver,
+  ready: Promise<void>,
+  tenant: string,
+  schema: string,
+  log: KyselyConfig['log'],
+): Kysely<DB> {
+  return new Kysely<any>({
+    dialect: {
+      createAdapter: () => new PostgresAdapter(),
+      createDriver: () => new TenantDriver(shared, ready, tenant),
+      createIntrospector: (db) => new PostgresIntrospector(db),
+      createQueryCompiler: () => new PostgresQueryCompiler(),
+    },
+    ...(log === undefined ? {} : { log }),
+  }).withSchema(schema) as unknown as Kysely<DB>
 }

@@ -13,13 +13,10 @@ import {
 } from '@tenantry/kysely'
 import {
   type Driver,
-  Kysely,
+  type Kysely,
   type KyselyConfig,
-  PostgresAdapter,
   PostgresDialect,
-  PostgresIntrospector,
   type PostgresPool,
-  PostgresQueryCompiler,
   type RawBuilder,
   sql,
 } from 'kysely'
@@ -30,7 +27,7 @@ import { AdvisoryLocks, searchPath } from '../lock.js'
 import { MigrationSet } from '../migrations.js'
 import { advisoryKey, checkSchema, quoteIdent } from '../naming.js'
 import { Registry, type RegistryRow } from '../registry.js'
-import { TenantDriver, tenantSettingSql } from './driver.js'
+import { tenantKysely, tenantSettingSql } from './driver.js'
 import { TenantColumnPlugin } from './plugin.js'
 import { applyTenantPolicies, deletionOrder } from './policies.js'
 
@@ -318,20 +315,8 @@ class RowLevelStore<DB, CentralDB>
       }
     }
     this.opened.add(tenant)
-    const shared = this.shared
-    const ready = () => {
-      this.driverReady ??= shared.init()
-      return this.driverReady
-    }
-    return new Kysely<any>({
-      dialect: {
-        createAdapter: () => new PostgresAdapter(),
-        createDriver: () => new TenantDriver(shared, ready, tenant),
-        createIntrospector: (db) => new PostgresIntrospector(db),
-        createQueryCompiler: () => new PostgresQueryCompiler(),
-      },
-      log: this.log,
-    }).withSchema(this.dataSchema) as unknown as Kysely<DB>
+    this.driverReady ??= this.shared.init()
+    return tenantKysely<DB>(this.shared, this.driverReady, tenant, this.dataSchema, this.log)
   }
 
   protected dispose(_db: Kysely<DB>, tenant: string | undefined): void {

@@ -1,27 +1,8 @@
 import { pipeline } from 'node:stream/promises'
 import type pg from 'pg'
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams'
+import { type Relation, relations } from '../catalog.js'
 import { quoteIdent } from '../naming.js'
-
-interface Relation {
-  oid: number
-  name: string
-  kind: string
-}
-
-/** The tables (not partitions) and sequences of `schema`, found through pg_depend's index. */
-async function relations(client: pg.ClientBase, schema: string): Promise<Relation[]> {
-  const { rows } = await client.query<Relation>(
-    `select c.oid::int as oid, c.relname as name, c.relkind as kind
-       from pg_catalog.pg_depend d join pg_catalog.pg_class c on c.oid = d.objid
-      where d.refclassid = 'pg_catalog.pg_namespace'::regclass
-        and d.refobjid = to_regnamespace($1) and d.classid = 'pg_catalog.pg_class'::regclass
-        and c.relkind in ('r', 'p', 'S') and not c.relispartition
-      order by c.relname`,
-    [schema],
-  )
-  return rows
-}
 
 /** Table names, each after every table it references (so rows can be inserted in order). */
 async function parentsFirst(client: pg.ClientBase, tables: Relation[]): Promise<string[]> {

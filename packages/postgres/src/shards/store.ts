@@ -217,7 +217,8 @@ class ShardedStore<DB, CentralDB>
     options: MigrateAllOptions = {},
   ): Promise<TenantMigrationResult[]> {
     const placed = new Set(await this.list())
-    const used = new Set(await Promise.all([...placed].map((t) => this.shardOf(t).catch(() => ''))))
+    const counts = await this.placement.counts(this.shards)
+    const used = new Set([...counts].filter(([, n]) => n > 0).map(([shard]) => shard))
     let done = 0
     const total = placed.size
     const perShard = await Promise.all(
