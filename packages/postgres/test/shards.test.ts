@@ -7,6 +7,7 @@ import { type Kysely, type Migration, sql } from 'kysely'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  createPostgresTenantDatabases,
   createShardedTenantDatabases,
   type ShardedTenantDatabases,
   schemaFor,
@@ -209,5 +210,36 @@ suite(suiteName('postgres sharded: placement and moves'), () => {
     )
     expect(left.rows).toHaveLength(0)
     expect(await store.list()).toContain('mover')
+  })
+
+  it('clears a copy an interrupted move left on the target, then moves', async () => {
+    await store.createTenant('again')
+    const from = await store.shardOf('again')
+    const to = from === 'one' ? 'two' : 'one'
+    // What a move killed after copying leaves: the schema on the target, never placed there.
+    const stray = createPostgresTenantDatabases({
+      connectionString: shards()[to],
+      migrations,
+      tenancy: createTenancy(),
+      schemaPrefix: prefix,
+      registrySchema: `${run}registry`,
+    })
+    await stray.createTenant('again')
+    await stray.close()
+    await tenancy.withTenant('again', () =>
+      db().insertInto('note').values({ title: 'kept' }).execute(),
+    )
+    await store.moveTenant('again', to)
+    expect(await store.shardOf('again')).toBe(to)
+    const titles = await tenancy.withTenant('again', () =>
+      db().selectFrom('note').select('title').execute(),
+    )
+    expect(titles).toEqual([{ title: 'kept' }])
+    const raw = await tenancy.withTenant('again', () =>
+      sql<{ n: number }>`select count(*)::int as n from ${store.table('note')}`.execute(db()),
+    )
+    expect(raw.rows[0]?.n).toBe(1)
+    await store.moveTenant('again', to) // already there: nothing to do
+    expect(await store.shardOf('again')).toBe(to)
   })
 })

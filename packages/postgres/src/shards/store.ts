@@ -9,13 +9,13 @@ import {
   type TenantInfo,
   type TenantMigrationResult,
 } from '@tenantry/kysely'
-import type { Kysely, KyselyConfig } from 'kysely'
+import { type Kysely, type KyselyConfig, type RawBuilder, sql } from 'kysely'
 import pg from 'pg'
 import { PostgresCentral } from '../central.js'
 import { guardPool } from '../faults.js'
 import { AdvisoryLocks } from '../lock.js'
 import { MigrationSet } from '../migrations.js'
-import { checkPrefix, checkSchema } from '../naming.js'
+import { checkPrefix, checkSchema, schemaFor } from '../naming.js'
 import { PostgresTenantStore } from '../tenant-databases.js'
 import { copyTenant } from './copy.js'
 import { leastTenants, Placement, type PlacementPolicy } from './placement.js'
@@ -50,6 +50,10 @@ export interface ShardedTenantDatabases<DB, CentralDB = unknown>
   readonly shards: readonly string[]
   /** The shard holding `tenant` (from the placement table). */
   shardOf(tenant: string): Promise<string>
+  /** The tenant's schema name (the same on every shard). */
+  schemaOf(tenant: string): string
+  /** A table of the current tenant, schema-qualified, for raw `sql` templates. */
+  table(name: string): RawBuilder<unknown>
   /**
    * Moves a tenant to another shard: copies its schema and rows, switches the placement while
    * the tenant is held (new scopes in this process wait, then run on the new shard; writers in
@@ -156,6 +160,14 @@ class ShardedStore<DB, CentralDB>
       this.stores.set(name, store)
     }
     return store
+  }
+
+  schemaOf(tenant: string): string {
+    return schemaFor(this.prefix, this.tenancy.validateName(tenant))
+  }
+
+  table(name: string): RawBuilder<unknown> {
+    return sql.id(this.schemaOf(this.tenancy.requireTenant()), name)
   }
 
   async shardOf(tenant: string): Promise<string> {
