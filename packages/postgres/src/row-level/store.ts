@@ -179,10 +179,10 @@ class RowLevelStore<DB, CentralDB>
    */
   private async migrateShared(who: string): Promise<string[]> {
     const expected = await this.migrations.version()
+    await this.registry.ensure() // its own connection: before this one is held
     return await this.locks.run(
       advisoryKey(this.registry.schema, `rows:${this.dataSchema}`),
       async (client) => {
-        await this.registry.ensure()
         await client.query(`create schema if not exists ${quoteIdent(this.dataSchema)}`)
         await searchPath(client, this.dataSchema)
         const applied = await this.migrations.migrate(client, this.dataSchema, who, {
