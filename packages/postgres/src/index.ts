@@ -19,11 +19,11 @@ export {
 } from './faults.js'
 export { MAX_IDENTIFIER_BYTES, quoteIdent, schemaFor } from './naming.js'
 export { TENANT_SETTING, TenantColumnPlugin } from './row-level/plugin.js'
-export {
-  createPostgresRowLevelTenantDatabases,
-  type PostgresRowLevelOptions,
-  type PostgresRowLevelTenantDatabases,
-} from './row-level/store.js'
+export { createPostgresRowLevelTenantDatabases } from './row-level/store.js'
+export type {
+  PostgresRowLevelOptions,
+  PostgresRowLevelTenantDatabases,
+} from './row-level/types.js'
 export { leastTenants, type PlacementPolicy } from './shards/placement.js'
 export {
   createShardedTenantDatabases,

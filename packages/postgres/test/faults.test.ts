@@ -8,6 +8,7 @@ import pg from 'pg'
 import { afterAll, describe, expect, it } from 'vitest'
 import { faultOf } from '../src/faults.js'
 import {
+  createPostgresRowLevelTenantDatabases,
   createPostgresTenantDatabases,
   type PostgresTenantDatabases,
   schemaFor,
@@ -104,6 +105,40 @@ suite(suiteName('postgres: faults'), () => {
     const ok = make({ '001_note': table }, 'term')
     await ok.createTenant('victim')
     expect(await ok.list()).toEqual(['victim'])
+  })
+
+  it('rejects a row-level createTenant with TENANTRY_CONNECTION_LOST when the backend is terminated mid-migration', async () => {
+    const started = deferred<number>()
+    const resume = deferred()
+    const store = createPostgresRowLevelTenantDatabases({
+      connectionString: DATABASE_URL,
+      migrations: {
+        '001_note': table,
+        '002_wait': {
+          async up(db) {
+            const { rows } = await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(db)
+            started.resolve(rows[0]!.pid)
+            await resume.promise
+            await sql`select 1`.execute(db)
+          },
+        },
+      },
+      tenancy: createTenancy(),
+      dataSchema: `${run}rows`,
+      registrySchema: `${run}registry`,
+      poolMax: 3,
+    })
+    try {
+      const creating = codeOf(store.createTenant('victim'))
+      const pid = await started.promise
+      await admin((c) => c.query('select pg_terminate_backend($1)', [pid]))
+      await gone(pid)
+      resume.resolve()
+      expect(await creating).toBe('TENANTRY_CONNECTION_LOST')
+      expect(await store.exists('victim')).toBe(false)
+    } finally {
+      await store.close()
+    }
   })
 
   it('rejects with TENANTRY_CONNECTION_LOST when the backend is terminated during a query', async () => {

@@ -1,12 +1,10 @@
 import { UnknownTenantError } from '@tenantry/context'
 import {
-  type BaseStoreOptions,
   BaseTenantStore,
   type CreateTenantOptions,
   type MigrateAllOptions,
   PendingMigrationsError,
   TenantBusyError,
-  type TenantDatabaseStore,
   TenantExistsError,
   type TenantInfo,
   type TenantMigrationResult,
@@ -30,39 +28,9 @@ import { Registry, type RegistryRow } from '../registry.js'
 import { tenantKysely, tenantSettingSql } from './driver.js'
 import { TenantColumnPlugin } from './plugin.js'
 import { applyTenantPolicies, deletionOrder } from './policies.js'
+import type { PostgresRowLevelOptions, PostgresRowLevelTenantDatabases } from './types.js'
 
 const RECORD = 'kysely_migration'
-
-/** Options of {@link createPostgresRowLevelTenantDatabases}. */
-export interface PostgresRowLevelOptions extends BaseStoreOptions {
-  /** Connection string of the one shared pool (ignored when `pool` is given). */
-  connectionString?: string
-  /** A pool to share (this store never ends it). Its role must not be a superuser or `BYPASSRLS`. */
-  pool?: pg.Pool
-  /** Size of the pool this store makes; default 10. */
-  poolMax?: number
-  /** Schema of the shared tenant tables; default `tenant_rows`. */
-  dataSchema?: string
-  /** The column naming each row's tenant; default `tenant_id`. */
-  tenantColumn?: string
-  /** Schema of the tenant registry table `tenants`; default `tenantry`. */
-  registrySchema?: string
-  /** Schema of the central (untenanted) tables; default `public`. */
-  centralSchema?: string
-  /** Kysely's `log` option (tenant and central queries). */
-  log?: KyselyConfig['log']
-}
-
-/** Tenants as rows of shared tables, kept apart by PostgreSQL row-level security. */
-export interface PostgresRowLevelTenantDatabases<DB, CentralDB = unknown>
-  extends TenantDatabaseStore<DB, CentralDB> {
-  /** The one pool every tenant shares. */
-  readonly pool: pg.Pool
-  /** The schema of the shared tables. */
-  readonly dataSchema: string
-  /** A shared table, schema-qualified, for raw `sql` templates (row-level security still applies). */
-  table(name: string): RawBuilder<unknown>
-}
 
 /**
  * Creates the row-level store: every tenant's rows in one set of shared tables with a
@@ -160,15 +128,22 @@ class RowLevelStore<DB, CentralDB>
   }
 
   private row(tenant: string, client?: pg.PoolClient): Promise<RegistryRow | undefined> {
-    return this.registry.row(this.key(tenant), client)
+    return this.registry.row(this.key(tenant), client).catch((error: unknown) => {
+      throw faultError(error, 'looking up', tenant) ?? error
+    })
   }
 
+  /** The tenant's lock; lost connections, failovers and full lock tables get their own errors. */
   private locked<R>(tenant: string, fn: (client: pg.PoolClient) => Promise<R>): Promise<R> {
-    return this.locks.run(
-      advisoryKey(this.registry.schema, this.key(tenant)),
-      fn,
-      () => new TenantBusyError(tenant, this.lockTimeoutMs),
-    )
+    return this.locks
+      .run(
+        advisoryKey(this.registry.schema, this.key(tenant)),
+        fn,
+        () => new TenantBusyError(tenant, this.lockTimeoutMs),
+      )
+      .catch((error: unknown) => {
+        throw faultError(error, 'changing', tenant) ?? error
+      })
   }
 
   // --- the shared schema ---------------------------------------------------------------------
