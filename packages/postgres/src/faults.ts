@@ -51,23 +51,39 @@ function doing(what: string, tenant: string | undefined): string {
   return tenant === undefined ? what : `${what} tenant "${tenant}"`
 }
 
+/** A server or network fault under a call: a request that meets one gets 503. */
+export abstract class PostgresFaultError extends TenantryError {
+  override readonly statusCode = 503
+  /** The tenant of the call, when it concerned one. */
+  readonly tenant: string | undefined
+
+  constructor(
+    code:
+      | 'TENANTRY_CONNECTION_LOST'
+      | 'TENANTRY_DATABASE_FAILOVER'
+      | 'TENANTRY_OUT_OF_SHARED_MEMORY',
+    message: string,
+    tenant: string | undefined,
+    cause: unknown,
+  ) {
+    super(code, message, { cause })
+    this.tenant = tenant
+  }
+}
+
 /**
  * The connection to PostgreSQL ended under a call: the backend was terminated
  * (`pg_terminate_backend`, a server restart), an idle timeout fired, or the network dropped.
  * The interrupted transaction was rolled back by the server; the call is safe to retry.
  */
-export class ConnectionLostError extends TenantryError {
-  override readonly statusCode = 503
-  /** The tenant of the call, when it concerned one. */
-  readonly tenant: string | undefined
-
+export class ConnectionLostError extends PostgresFaultError {
   constructor(what: string, tenant: string | undefined, cause: unknown) {
     super(
       'TENANTRY_CONNECTION_LOST',
       `The connection to PostgreSQL was lost while ${doing(what, tenant)} (${describe(cause)}). The server rolled back the interrupted transaction, so nothing of it was kept; retry the call.`,
-      { cause },
+      tenant,
+      cause,
     )
-    this.tenant = tenant
   }
 }
 
@@ -75,18 +91,14 @@ export class ConnectionLostError extends TenantryError {
  * PostgreSQL refused writes or connections because it is a standby or in recovery: a failover
  * is under way, or the connection string points at a replica.
  */
-export class DatabaseFailoverError extends TenantryError {
-  override readonly statusCode = 503
-  /** The tenant of the call, when it concerned one. */
-  readonly tenant: string | undefined
-
+export class DatabaseFailoverError extends PostgresFaultError {
   constructor(what: string, tenant: string | undefined, cause: unknown) {
     super(
       'TENANTRY_DATABASE_FAILOVER',
       `PostgreSQL is read-only or in recovery while ${doing(what, tenant)} (${describe(cause)}): a failover is under way or the connection string points at a standby. Retry once the primary is back, and connect with target_session_attrs=read-write so that a pool finds it.`,
-      { cause },
+      tenant,
+      cause,
     )
-    this.tenant = tenant
   }
 }
 
@@ -95,18 +107,14 @@ export class DatabaseFailoverError extends TenantryError {
  * `max_locks_per_transaction × (max_connections + max_prepared_transactions)`; each migrating
  * transaction locks every relation it touches.
  */
-export class OutOfSharedMemoryError extends TenantryError {
-  override readonly statusCode = 503
-  /** The tenant of the call, when it concerned one. */
-  readonly tenant: string | undefined
-
+export class OutOfSharedMemoryError extends PostgresFaultError {
   constructor(what: string, tenant: string | undefined, cause: unknown) {
     super(
       'TENANTRY_OUT_OF_SHARED_MEMORY',
       `PostgreSQL ran out of lock-table memory while ${doing(what, tenant)}. Lower the migrate-all concurrency, or raise max_locks_per_transaction in postgresql.conf (default 64; needs a restart) so that concurrent transactions × relations each touches fit.`,
-      { cause },
+      tenant,
+      cause,
     )
-    this.tenant = tenant
   }
 }
 
@@ -115,8 +123,8 @@ export function faultError(
   error: unknown,
   what: string,
   tenant?: string,
-): ConnectionLostError | DatabaseFailoverError | OutOfSharedMemoryError | undefined {
-  if (error instanceof TenantryError && isFaultCode(error.code)) return error as ConnectionLostError
+): PostgresFaultError | undefined {
+  if (error instanceof PostgresFaultError) return error
   switch (faultOf(error)) {
     case 'connection':
       return new ConnectionLostError(what, tenant, error)
@@ -127,14 +135,6 @@ export function faultError(
     default:
       return undefined
   }
-}
-
-function isFaultCode(code: string): boolean {
-  return (
-    code === 'TENANTRY_CONNECTION_LOST' ||
-    code === 'TENANTRY_DATABASE_FAILOVER' ||
-    code === 'TENANTRY_OUT_OF_SHARED_MEMORY'
-  )
 }
 
 function describe(error: unknown): string {

@@ -32,4 +32,8 @@ export {
   type ShardOption,
 } from './shards/store.js'
 export { createPostgresTenantDatabases } from './tenant-databases.js'
-export type { PostgresTenantDatabases, PostgresTenantDatabasesOptions } from './types.js'
+export type {
+  PostgresStoreOptions,
+  PostgresTenantDatabases,
+  PostgresTenantDatabasesOptions,
+} from './types.js'

@@ -1,24 +1,21 @@
 import { UnknownTenantError } from '@tenantry/context'
 import {
-  BaseTenantStore,
   type CreateTenantOptions,
   type MigrateAllOptions,
   PendingMigrationsError,
-  TenantBusyError,
   TenantExistsError,
   type TenantInfo,
   type TenantMigrationResult,
 } from '@tenantry/kysely'
-import { Kysely, PostgresDialect, type PostgresPool, type RawBuilder, sql } from 'kysely'
-import pg from 'pg'
+import { Kysely, PostgresDialect, type RawBuilder, sql } from 'kysely'
+import type pg from 'pg'
 import { schemaSize } from './catalog.js'
-import { PostgresCentral } from './central.js'
 import { SchemaNameError } from './errors.js'
-import { faultError, guardPool } from './faults.js'
-import { AdvisoryLocks, searchPath } from './lock.js'
+import { searchPath } from './lock.js'
 import { migrateStale } from './migrate-all.js'
 import { MigrationSet } from './migrations.js'
 import { advisoryKey, checkPrefix, checkSchema, quoteIdent, schemaFor } from './naming.js'
+import { RegisteredStore } from './registered-store.js'
 import { Registry, type RegistryRow } from './registry.js'
 import type { PostgresTenantDatabases, PostgresTenantDatabasesOptions } from './types.js'
 
@@ -34,34 +31,22 @@ export function createPostgresTenantDatabases<DB, CentralDB = unknown>(
 
 /** The schema-per-tenant store (exported for the sharded store, which keeps one per shard). */
 export class PostgresTenantStore<DB, CentralDB>
-  extends BaseTenantStore<DB, CentralDB>
+  extends RegisteredStore<DB, CentralDB>
   implements PostgresTenantDatabases<DB, CentralDB>
 {
-  readonly pool: pg.Pool
   readonly schemaPrefix: string
-  private readonly ownsPool: boolean
-  private readonly registry: Registry
-  private readonly locks: AdvisoryLocks
+  protected readonly registry: Registry
   private readonly centralSchema: string
-  private readonly centralDb: PostgresCentral<CentralDB>
   private readonly migrations: MigrationSet
   private readonly kysely: Kysely<any>
-  /** Tenants with an instance handed to the core (to refresh on close). */
-  private readonly opened = new Set<string>()
 
   constructor(options: PostgresTenantDatabasesOptions) {
-    super(options, { cap: 1000 })
-    this.schemaPrefix = checkPrefix(options.schemaPrefix ?? 't_')
     const registrySchema = checkSchema(options.registrySchema ?? 'tenantry', 'registrySchema')
-    this.centralSchema = checkSchema(options.centralSchema ?? 'public', 'centralSchema')
+    const centralSchema = checkSchema(options.centralSchema ?? 'public', 'centralSchema')
+    super(options, { registrySchema, centralSchema })
+    this.schemaPrefix = checkPrefix(options.schemaPrefix ?? 't_')
+    this.centralSchema = centralSchema
     this.migrations = new MigrationSet(options.migrations)
-    this.ownsPool = options.pool === undefined
-    // No client error may crash the process (pg-pool leaves checked-out clients unguarded).
-    this.pool = guardPool(
-      options.pool ??
-        new pg.Pool({ connectionString: options.connectionString, max: options.poolMax ?? 10 }),
-    )
-    this.locks = new AdvisoryLocks(this.pool, this.lockTimeoutMs)
     this.registry = new Registry(
       this.pool,
       registrySchema,
@@ -74,32 +59,6 @@ export class PostgresTenantStore<DB, CentralDB>
       dialect: new PostgresDialect({ pool: this.borrowedPool() }),
       log: options.log,
     })
-    this.centralDb = new PostgresCentral<CentralDB>({
-      schema: this.centralSchema,
-      registry: registrySchema,
-      migrations:
-        options.centralMigrations === undefined
-          ? undefined
-          : new MigrationSet(options.centralMigrations, {
-              // The central schema may be `public`, next to the app's own Kysely migrator.
-              table: 'tenantry_migration',
-              lockTable: 'tenantry_migration_lock',
-            }),
-      locks: this.locks,
-      lockTimeoutMs: this.lockTimeoutMs,
-      log: options.log,
-      pool: (before) => this.borrowedPool(before),
-    })
-  }
-
-  private borrowedPool(before?: () => Promise<unknown>): PostgresPool {
-    return {
-      connect: async () => {
-        if (before !== undefined) await before()
-        return (await this.pool.connect()) as never
-      },
-      end: async () => {},
-    }
   }
 
   schemaOf(tenant: string): string {
@@ -113,22 +72,12 @@ export class PostgresTenantStore<DB, CentralDB>
     return sql.id(this.schemaOf(this.tenancy.requireTenant()), name)
   }
 
+  protected registryKey(tenant: string): string {
+    return this.schemaOf(tenant)
+  }
+
   lockKey(tenant: string): string {
     return advisoryKey(this.registry.schema, this.schemaOf(tenant))
-  }
-
-  protected async probe(tenant: string): Promise<boolean> {
-    return (await this.row(tenant))?.ready === true
-  }
-
-  protected listReady(): Promise<string[]> {
-    return this.registry.list()
-  }
-
-  private row(tenant: string, client?: pg.PoolClient): Promise<RegistryRow | undefined> {
-    return this.registry.row(this.schemaOf(tenant), client).catch((error: unknown) => {
-      throw faultError(error, 'looking up', tenant) ?? error
-    })
   }
 
   // --- lifecycle -----------------------------------------------------------------------------
@@ -143,7 +92,6 @@ export class PostgresTenantStore<DB, CentralDB>
     if (exists(await this.row(tenant))) return
     await this.locked(
       tenant,
-      schema,
       async (client) => {
         const row = await this.row(tenant, client)
         if (exists(row)) return
@@ -177,7 +125,6 @@ export class PostgresTenantStore<DB, CentralDB>
     await this.hiding(tenant, () =>
       this.locked(
         tenant,
-        schema,
         async (client) => {
           if ((await this.row(tenant, client))?.ready !== true) throw new UnknownTenantError(tenant)
           // One transaction: other processes see the tenant whole until the commit, then gone.
@@ -197,7 +144,7 @@ export class PostgresTenantStore<DB, CentralDB>
     fn: (client: pg.PoolClient, schema: string) => Promise<R>,
   ): Promise<R> {
     const schema = this.schemaOf(tenant)
-    return this.locked(tenant, schema, (client) => fn(client, schema), 'moving')
+    return this.locked(tenant, (client) => fn(client, schema), 'moving')
   }
 
   /** Drops the tenant's schema and registry row inside the caller's locked transaction. @internal */
@@ -208,28 +155,7 @@ export class PostgresTenantStore<DB, CentralDB>
   /** Drops a copy of the tenant that is not placed on this shard (after a failed move). @internal */
   async dropUnplaced(tenant: string): Promise<void> {
     const schema = this.schemaOf(tenant)
-    await this.locked(tenant, schema, (client) => this.registry.remove(client, schema), 'dropping')
-  }
-
-  /**
-   * Runs `fn` in a transaction holding the tenant's advisory lock (see `AdvisoryLocks`); a lost
-   * connection, a failover or a full lock table come out as their own errors.
-   */
-  private locked<R>(
-    tenant: string,
-    schema: string,
-    fn: (client: pg.PoolClient) => Promise<R>,
-    what: string,
-  ): Promise<R> {
-    return this.locks
-      .run(
-        advisoryKey(this.registry.schema, schema),
-        fn,
-        () => new TenantBusyError(tenant, this.lockTimeoutMs),
-      )
-      .catch((error: unknown) => {
-        throw faultError(error, what, tenant) ?? error
-      })
+    await this.locked(tenant, (client) => this.registry.remove(client, schema), 'dropping')
   }
 
   // --- migrations ----------------------------------------------------------------------------
@@ -243,7 +169,6 @@ export class PostgresTenantStore<DB, CentralDB>
     if (row.migration_stamp === expected) return { tenant, applied: [] }
     return await this.locked(
       tenant,
-      schema,
       async (client) => {
         const current = await this.row(tenant, client)
         if (current?.ready !== true) throw new UnknownTenantError(tenant)
@@ -310,31 +235,7 @@ export class PostgresTenantStore<DB, CentralDB>
     return this.kysely.withSchema(schema) as unknown as Kysely<DB>
   }
 
-  protected dispose(_db: Kysely<DB>, tenant: string | undefined): void {
-    if (tenant !== undefined) this.opened.delete(tenant)
-  }
-
-  protected openTenants(): Iterable<string> {
-    return this.opened
-  }
-
-  // --- central -------------------------------------------------------------------------------
-
-  get central(): Kysely<CentralDB> {
-    return this.centralDb.kysely
-  }
-
-  migrateCentral(): Promise<string[]> {
-    return this.centralDb.migrate()
-  }
-
-  override async close(): Promise<void> {
-    if (!this.closed) await super.close()
-  }
-
-  protected async shutdown(): Promise<void> {
+  protected override async closeBackend(): Promise<void> {
     await this.kysely.destroy()
-    await this.centralDb.close()
-    if (this.ownsPool) await this.pool.end()
   }
 }

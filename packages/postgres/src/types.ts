@@ -3,25 +3,28 @@ import type { KyselyConfig, RawBuilder } from 'kysely'
 import type pg from 'pg'
 
 /**
- * Options of {@link createPostgresTenantDatabases}: the kit's {@link BaseStoreOptions}
- * (defaults here: `cap` 1000, no idle timeout: a handle is a `withSchema` view of one Kysely)
- * plus the pool and the schema names.
+ * What every PostgreSQL store takes: the kit's {@link BaseStoreOptions} (defaults here: `cap`
+ * 1000, no idle timeout: a handle is a view of one shared Kysely), the pool, the schema names.
  */
-export interface PostgresTenantDatabasesOptions extends BaseStoreOptions {
+export interface PostgresStoreOptions extends BaseStoreOptions {
   /** Connection string of the one shared pool (ignored when `pool` is given). */
   connectionString?: string
   /** A pool to share (this store never ends it); default: a pool made from `connectionString`. */
   pool?: pg.Pool
   /** Size of the pool this store makes; default 10. */
   poolMax?: number
-  /** Prefix of every tenant schema (a lower-case identifier, not `pg_`); default `t_`. */
-  schemaPrefix?: string
   /** Schema of the tenant registry table `tenants`; default `tenantry`. */
   registrySchema?: string
   /** Schema of the central (untenanted) tables; default `public`. */
   centralSchema?: string
-  /** Kysely's `log` option for the shared instance (tenant and central queries). */
+  /** Kysely's `log` option (tenant and central queries). */
   log?: KyselyConfig['log']
+}
+
+/** Options of {@link createPostgresTenantDatabases}: the common ones and the schema prefix. */
+export interface PostgresTenantDatabasesOptions extends PostgresStoreOptions {
+  /** Prefix of every tenant schema (a lower-case identifier, not `pg_`); default `t_`. */
+  schemaPrefix?: string
 }
 
 /**

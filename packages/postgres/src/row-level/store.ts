@@ -1,6 +1,5 @@
 import { UnknownTenantError } from '@tenantry/context'
 import {
-  BaseTenantStore,
   type CreateTenantOptions,
   type MigrateAllOptions,
   PendingMigrationsError,
@@ -14,16 +13,15 @@ import {
   type Kysely,
   type KyselyConfig,
   PostgresDialect,
-  type PostgresPool,
   type RawBuilder,
   sql,
 } from 'kysely'
-import pg from 'pg'
-import { PostgresCentral } from '../central.js'
-import { faultError, guardPool } from '../faults.js'
-import { AdvisoryLocks, searchPath } from '../lock.js'
+import type pg from 'pg'
+import { faultError } from '../faults.js'
+import { searchPath } from '../lock.js'
 import { MigrationSet } from '../migrations.js'
 import { advisoryKey, checkSchema, quoteIdent } from '../naming.js'
+import { RegisteredStore } from '../registered-store.js'
 import { Registry, type RegistryRow } from '../registry.js'
 import { tenantKysely, tenantSettingSql } from './driver.js'
 import { TenantColumnPlugin } from './plugin.js'
@@ -45,35 +43,24 @@ export function createPostgresRowLevelTenantDatabases<DB, CentralDB = unknown>(
 }
 
 class RowLevelStore<DB, CentralDB>
-  extends BaseTenantStore<DB, CentralDB>
+  extends RegisteredStore<DB, CentralDB>
   implements PostgresRowLevelTenantDatabases<DB, CentralDB>
 {
-  readonly pool: pg.Pool
   readonly dataSchema: string
   private readonly column: string
-  private readonly ownsPool: boolean
-  private readonly registry: Registry
-  private readonly locks: AdvisoryLocks
+  protected readonly registry: Registry
   private readonly migrations: MigrationSet
   private readonly plugin: TenantColumnPlugin
   private readonly shared: Driver
   private driverReady: Promise<void> | undefined
   private readonly log: KyselyConfig['log']
-  private readonly centralDb: PostgresCentral<CentralDB>
-  private readonly opened = new Set<string>()
 
   constructor(options: PostgresRowLevelOptions) {
-    super(options, { cap: 1000 })
-    this.dataSchema = checkSchema(options.dataSchema ?? 'tenant_rows', 'dataSchema')
-    this.column = checkSchema(options.tenantColumn ?? 'tenant_id', 'tenantColumn')
     const registrySchema = checkSchema(options.registrySchema ?? 'tenantry', 'registrySchema')
     const centralSchema = checkSchema(options.centralSchema ?? 'public', 'centralSchema')
-    this.ownsPool = options.pool === undefined
-    this.pool = guardPool(
-      options.pool ??
-        new pg.Pool({ connectionString: options.connectionString, max: options.poolMax ?? 10 }),
-    )
-    this.locks = new AdvisoryLocks(this.pool, this.lockTimeoutMs)
+    super(options, { registrySchema, centralSchema })
+    this.dataSchema = checkSchema(options.dataSchema ?? 'tenant_rows', 'dataSchema')
+    this.column = checkSchema(options.tenantColumn ?? 'tenant_id', 'tenantColumn')
     // Registry keys `rows:<schema>:<tenant>`: never a schema name, so no store confuses them.
     this.registry = new Registry(
       this.pool,
@@ -86,64 +73,15 @@ class RowLevelStore<DB, CentralDB>
     this.plugin = new TenantColumnPlugin(this.column)
     this.log = options.log
     this.shared = new PostgresDialect({ pool: this.borrowedPool() }).createDriver()
-    this.centralDb = new PostgresCentral<CentralDB>({
-      schema: centralSchema,
-      registry: registrySchema,
-      migrations:
-        options.centralMigrations === undefined
-          ? undefined
-          : new MigrationSet(options.centralMigrations, { table: 'tenantry_migration' }),
-      locks: this.locks,
-      lockTimeoutMs: this.lockTimeoutMs,
-      log: options.log,
-      pool: (before) => this.borrowedPool(before),
-    })
   }
 
-  private borrowedPool(before?: () => Promise<unknown>): PostgresPool {
-    return {
-      connect: async () => {
-        if (before !== undefined) await before()
-        return (await this.pool.connect()) as never
-      },
-      end: async () => {},
-    }
-  }
-
-  private key(tenant: string): string {
+  protected registryKey(tenant: string): string {
     return `rows:${this.dataSchema}:${this.tenancy.validateName(tenant)}`
   }
 
   table(name: string): RawBuilder<unknown> {
     this.tenancy.requireTenant()
     return sql.id(this.dataSchema, name)
-  }
-
-  protected async probe(tenant: string): Promise<boolean> {
-    return (await this.row(tenant))?.ready === true
-  }
-
-  protected listReady(): Promise<string[]> {
-    return this.registry.list()
-  }
-
-  private row(tenant: string, client?: pg.PoolClient): Promise<RegistryRow | undefined> {
-    return this.registry.row(this.key(tenant), client).catch((error: unknown) => {
-      throw faultError(error, 'looking up', tenant) ?? error
-    })
-  }
-
-  /** The tenant's lock; lost connections, failovers and full lock tables get their own errors. */
-  private locked<R>(tenant: string, fn: (client: pg.PoolClient) => Promise<R>): Promise<R> {
-    return this.locks
-      .run(
-        advisoryKey(this.registry.schema, this.key(tenant)),
-        fn,
-        () => new TenantBusyError(tenant, this.lockTimeoutMs),
-      )
-      .catch((error: unknown) => {
-        throw faultError(error, 'changing', tenant) ?? error
-      })
   }
 
   // --- the shared schema ---------------------------------------------------------------------
@@ -190,7 +128,7 @@ class RowLevelStore<DB, CentralDB>
   // --- lifecycle -----------------------------------------------------------------------------
 
   async createTenant(tenant: string, options: CreateTenantOptions = {}): Promise<void> {
-    const key = this.key(tenant)
+    const key = this.registryKey(tenant)
     const exists = (row: RegistryRow | undefined) => {
       if (row?.ready !== true) return false
       if (options.ifNotExists) return true
@@ -200,22 +138,30 @@ class RowLevelStore<DB, CentralDB>
     // The shared tables first (a no-op once current): the tenant appears only when they are.
     if ((await this.pending()).length > 0) await this.migrateShared(tenant)
     const stamp = await this.migrations.version()
-    await this.locked(tenant, async (client) => {
-      const row = await this.row(tenant, client)
-      if (exists(row)) return
-      if (row !== undefined) await this.forget(client, tenant)
-      await this.registry.insert(client, key, tenant)
-      await this.registry.markReady(client, key, stamp)
-    })
+    await this.locked(
+      tenant,
+      async (client) => {
+        const row = await this.row(tenant, client)
+        if (exists(row)) return
+        if (row !== undefined) await this.forget(client, tenant)
+        await this.registry.insert(client, key, tenant)
+        await this.registry.markReady(client, key, stamp)
+      },
+      'creating',
+    )
   }
 
   async destroyTenant(tenant: string): Promise<void> {
     if ((await this.row(tenant))?.ready !== true) throw new UnknownTenantError(tenant)
     await this.hiding(tenant, () =>
-      this.locked(tenant, async (client) => {
-        if ((await this.row(tenant, client))?.ready !== true) throw new UnknownTenantError(tenant)
-        await this.forget(client, tenant)
-      }),
+      this.locked(
+        tenant,
+        async (client) => {
+          if ((await this.row(tenant, client))?.ready !== true) throw new UnknownTenantError(tenant)
+          await this.forget(client, tenant)
+        },
+        'destroying',
+      ),
     )
   }
 
@@ -229,7 +175,7 @@ class RowLevelStore<DB, CentralDB>
           [tenant],
         )
     await client.query(`delete from ${this.registry.table} where schema_name = $1`, [
-      this.key(tenant),
+      this.registryKey(tenant),
     ])
   }
 
@@ -292,32 +238,5 @@ class RowLevelStore<DB, CentralDB>
     this.opened.add(tenant)
     this.driverReady ??= this.shared.init()
     return tenantKysely<DB>(this.shared, this.driverReady, tenant, this.dataSchema, this.log)
-  }
-
-  protected dispose(_db: Kysely<DB>, tenant: string | undefined): void {
-    if (tenant !== undefined) this.opened.delete(tenant)
-  }
-
-  protected openTenants(): Iterable<string> {
-    return this.opened
-  }
-
-  // --- central -------------------------------------------------------------------------------
-
-  get central(): Kysely<CentralDB> {
-    return this.centralDb.kysely
-  }
-
-  migrateCentral(): Promise<string[]> {
-    return this.centralDb.migrate()
-  }
-
-  override async close(): Promise<void> {
-    if (!this.closed) await super.close()
-  }
-
-  protected async shutdown(): Promise<void> {
-    await this.centralDb.close()
-    if (this.ownsPool) await this.pool.end()
   }
 }

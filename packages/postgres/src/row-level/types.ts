@@ -1,25 +1,17 @@
-import type { BaseStoreOptions, TenantDatabaseStore } from '@tenantry/kysely'
-import type { KyselyConfig, RawBuilder } from 'kysely'
+import type { TenantDatabaseStore } from '@tenantry/kysely'
+import type { RawBuilder } from 'kysely'
 import type pg from 'pg'
+import type { PostgresStoreOptions } from '../types.js'
 
-/** Options of {@link createPostgresRowLevelTenantDatabases}. */
-export interface PostgresRowLevelOptions extends BaseStoreOptions {
-  /** Connection string of the one shared pool (ignored when `pool` is given). */
-  connectionString?: string
-  /** A pool to share (this store never ends it). Its role must not be a superuser or `BYPASSRLS`. */
-  pool?: pg.Pool
-  /** Size of the pool this store makes; default 10. */
-  poolMax?: number
+/**
+ * Options of {@link createPostgresRowLevelTenantDatabases}: the common ones (the pool's role
+ * must not be a superuser or `BYPASSRLS`: those bypass every policy) and where the rows live.
+ */
+export interface PostgresRowLevelOptions extends PostgresStoreOptions {
   /** Schema of the shared tenant tables; default `tenant_rows`. */
   dataSchema?: string
   /** The column naming each row's tenant; default `tenant_id`. */
   tenantColumn?: string
-  /** Schema of the tenant registry table `tenants`; default `tenantry`. */
-  registrySchema?: string
-  /** Schema of the central (untenanted) tables; default `public`. */
-  centralSchema?: string
-  /** Kysely's `log` option (tenant and central queries). */
-  log?: KyselyConfig['log']
 }
 
 /** Tenants as rows of shared tables, kept apart by PostgreSQL row-level security. */

@@ -1,7 +1,6 @@
 import { TenancyConfigError, UnknownTenantError } from '@tenantry/context'
 import {
   type BaseStoreOptions,
-  BaseTenantStore,
   type CreateTenantOptions,
   type MigrateAllOptions,
   type TenantDatabaseStore,
@@ -10,12 +9,9 @@ import {
   type TenantMigrationResult,
 } from '@tenantry/kysely'
 import { type Kysely, type KyselyConfig, type RawBuilder, sql } from 'kysely'
-import pg from 'pg'
-import { PostgresCentral } from '../central.js'
-import { guardPool } from '../faults.js'
-import { AdvisoryLocks } from '../lock.js'
-import { MigrationSet } from '../migrations.js'
+import type pg from 'pg'
 import { checkPrefix, checkSchema, schemaFor } from '../naming.js'
+import { PostgresBaseStore } from '../postgres-store.js'
 import { PostgresTenantStore } from '../tenant-databases.js'
 import { copyTenant } from './copy.js'
 import { leastTenants, Placement, type PlacementPolicy } from './placement.js'
@@ -76,60 +72,36 @@ export function createShardedTenantDatabases<DB, CentralDB = unknown>(
 const RECORD = 'kysely_migration'
 
 class ShardedStore<DB, CentralDB>
-  extends BaseTenantStore<DB, CentralDB>
+  extends PostgresBaseStore<DB, CentralDB>
   implements ShardedTenantDatabases<DB, CentralDB>
 {
   readonly shards: readonly string[]
   private readonly options: ShardedTenantDatabasesOptions
   private readonly stores = new Map<string, PostgresTenantStore<DB, unknown>>()
-  private readonly centralPool: pg.Pool
-  private readonly ownsCentralPool: boolean
   private readonly placement: Placement
   private readonly place: PlacementPolicy
-  private readonly centralDb: PostgresCentral<CentralDB>
   private readonly prefix: string
   private readonly registrySchema: string
   /** Tenants being moved: opening one waits for the move to end. */
   private readonly held = new Map<string, Promise<void>>()
   /** Tenant → the shard whose handle the core holds (to dispose it there). */
-  private readonly opened = new Map<string, string>()
+  private readonly handles = new Map<string, string>()
 
   constructor(options: ShardedTenantDatabasesOptions) {
-    super(options, { cap: 1000 })
+    const registrySchema = checkSchema(options.registrySchema ?? 'tenantry', 'registrySchema')
+    const centralSchema = checkSchema(options.centralSchema ?? 'public', 'centralSchema')
+    const central =
+      typeof options.central === 'string' ? { connectionString: options.central } : options.central
+    // The store's own pool is the central database's: the placement table and central schema.
+    super({ ...options, ...central }, { registrySchema, centralSchema })
     this.options = options
+    this.registrySchema = registrySchema
     this.shards = Object.keys(options.shards).sort()
     if (this.shards.length === 0)
       throw new TenancyConfigError('shards: configure at least one shard.')
     this.prefix = checkPrefix(options.schemaPrefix ?? 't_')
-    this.registrySchema = checkSchema(options.registrySchema ?? 'tenantry', 'registrySchema')
-    const central =
-      typeof options.central === 'string' ? { connectionString: options.central } : options.central
-    this.ownsCentralPool = central.pool === undefined
-    this.centralPool = guardPool(
-      central.pool ??
-        new pg.Pool({ connectionString: central.connectionString, max: options.poolMax ?? 10 }),
-    )
-    this.placement = new Placement(this.centralPool, this.registrySchema, this.prefix)
+    this.placement = new Placement(this.pool, this.registrySchema, this.prefix)
     this.place = options.place ?? leastTenants
-    const locks = new AdvisoryLocks(this.centralPool, this.lockTimeoutMs)
-    this.centralDb = new PostgresCentral<CentralDB>({
-      schema: checkSchema(options.centralSchema ?? 'public', 'centralSchema'),
-      registry: this.registrySchema,
-      migrations:
-        options.centralMigrations === undefined
-          ? undefined
-          : new MigrationSet(options.centralMigrations, { table: 'tenantry_migration' }),
-      locks,
-      lockTimeoutMs: this.lockTimeoutMs,
-      log: options.log,
-      pool: (before) => ({
-        connect: async () => {
-          await before()
-          return (await this.centralPool.connect()) as never
-        },
-        end: async () => {},
-      }),
-    })
   }
 
   /** The schema-per-tenant store of one shard, made (and its pool opened) on first use. */
@@ -306,38 +278,22 @@ class ShardedStore<DB, CentralDB>
     await this.held.get(tenant)
     const shard = await this.shardOf(tenant)
     const db = await this.shard(shard).resource.create!(tenant)
-    this.opened.set(tenant, shard)
+    this.handles.set(tenant, shard)
     return db
   }
 
-  protected async dispose(db: Kysely<DB>, tenant: string | undefined): Promise<void> {
+  protected override async dispose(db: Kysely<DB>, tenant: string | undefined): Promise<void> {
     if (tenant === undefined) return
-    const shard = this.opened.get(tenant)
-    this.opened.delete(tenant)
+    const shard = this.handles.get(tenant)
+    this.handles.delete(tenant)
     if (shard !== undefined) await this.stores.get(shard)?.resource.dispose?.(db, tenant)
   }
 
-  protected openTenants(): Iterable<string> {
-    return this.opened.keys()
+  protected override openTenants(): Iterable<string> {
+    return this.handles.keys()
   }
 
-  // --- central -------------------------------------------------------------------------------
-
-  get central(): Kysely<CentralDB> {
-    return this.centralDb.kysely
-  }
-
-  migrateCentral(): Promise<string[]> {
-    return this.centralDb.migrate()
-  }
-
-  override async close(): Promise<void> {
-    if (!this.closed) await super.close()
-  }
-
-  protected async shutdown(): Promise<void> {
+  protected override async closeBackend(): Promise<void> {
     for (const store of this.stores.values()) await store.close()
-    await this.centralDb.close()
-    if (this.ownsCentralPool) await this.centralPool.end()
   }
 }
