@@ -8,9 +8,32 @@
 // application imports everything from the backend it uses.
 export * from '@tenantry/kysely'
 export { SchemaNameError } from './errors.js'
-export { MAX_IDENTIFIER_BYTES, quoteIdent, schemaFor } from './naming.js'
 export {
-  createPostgresTenantDatabases,
-  type PostgresTenantDatabases,
-  type PostgresTenantDatabasesOptions,
-} from './tenant-databases.js'
+  ConnectionLostError,
+  DatabaseFailoverError,
+  faultOf,
+  guardClient,
+  guardPool,
+  OutOfSharedMemoryError,
+  type PostgresFault,
+} from './faults.js'
+export { MAX_IDENTIFIER_BYTES, quoteIdent, schemaFor } from './naming.js'
+export { TENANT_SETTING, TenantColumnPlugin } from './row-level/plugin.js'
+export { createPostgresRowLevelTenantDatabases } from './row-level/store.js'
+export type {
+  PostgresRowLevelOptions,
+  PostgresRowLevelTenantDatabases,
+} from './row-level/types.js'
+export { leastTenants, type PlacementPolicy } from './shards/placement.js'
+export {
+  createShardedTenantDatabases,
+  type ShardedTenantDatabases,
+  type ShardedTenantDatabasesOptions,
+  type ShardOption,
+} from './shards/store.js'
+export { createPostgresTenantDatabases } from './tenant-databases.js'
+export type {
+  PostgresStoreOptions,
+  PostgresTenantDatabases,
+  PostgresTenantDatabasesOptions,
+} from './types.js'

@@ -1,121 +1,29 @@
 export type { MigrationsOption } from '@tenantry/kysely'
 
-import { type MigrationsOption, MigrationVersion, migrateToLatest } from '@tenantry/kysely'
+import { MigrationFailedError, type MigrationsOption, MigrationVersion } from '@tenantry/kysely'
 import {
-  type DatabaseIntrospector,
-  type DatabaseMetadata,
-  type DatabaseMetadataOptions,
   type Kysely,
   Kysely as KyselyClass,
-  Migrator,
-  PostgresAdapter,
-  PostgresDialect,
+  type KyselyPlugin,
+  type Migration,
   type PostgresPool,
-  type SchemaMetadata,
-  sql,
-  type TableMetadata,
 } from 'kysely'
 import type pg from 'pg'
+import { faultError, guardClient } from './faults.js'
+import { SchemaDialect } from './introspector.js'
+import { quoteIdent } from './naming.js'
 
-/** Where one migration set keeps its bookkeeping tables. */
+/** Where one migration set keeps its record of applied migrations. */
 export interface MigrationTables {
-  /** Kysely's `migrationTableName`. */
+  /** The record table in the migrated schema; default `kysely_migration` (Kysely's own). */
   table?: string
-  /** Kysely's `migrationLockTableName`. */
+  /** Unused: the caller's advisory lock replaces Kysely's lock table. */
   lockTable?: string
 }
 
 /**
- * Kysely's PostgresAdapter takes one session-level advisory lock with a fixed id for every
- * migration in the database, which would serialise all tenants (and the app's own migrator).
- * The store already holds the tenant's transaction-level advisory lock, so this one is a no-op.
- */
-class TenantLockedAdapter extends PostgresAdapter {
-  override async acquireMigrationLock(): Promise<void> {}
-  override async releaseMigrationLock(): Promise<void> {}
-}
-
-/**
- * The Migrator checks for its tables by introspecting every table of every schema (kysely
- * #1313, #1707): with thousands of tenant schemas that costs seconds per tenant. This one sees
- * only the schema being migrated.
- */
-class SchemaIntrospector implements DatabaseIntrospector {
-  constructor(
-    private readonly db: Kysely<any>,
-    private readonly schema: string,
-  ) {}
-
-  async getSchemas(): Promise<SchemaMetadata[]> {
-    const { rows } = await sql<{
-      nspname: string
-    }>`select nspname from pg_catalog.pg_namespace where nspname = ${this.schema}`.execute(this.db)
-    return rows.map((r) => ({ name: r.nspname }))
-  }
-
-  async getTables(_options?: DatabaseMetadataOptions): Promise<TableMetadata[]> {
-    const { rows } = await sql<{
-      table: string
-      kind: string
-      column: string
-      type: string
-      type_schema: string
-      not_null: boolean
-      has_default: boolean
-    }>`select c.relname as table, c.relkind as kind, a.attname as column, t.typname as type,
-        tn.nspname as type_schema, a.attnotnull as not_null, a.atthasdef as has_default
-      from pg_catalog.pg_class c
-      join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-      join pg_catalog.pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-      join pg_catalog.pg_type t on t.oid = a.atttypid
-      join pg_catalog.pg_namespace tn on tn.oid = t.typnamespace
-      where n.nspname = ${this.schema} and c.relkind in ('r', 'v', 'p')
-      order by c.relname, a.attnum`.execute(this.db)
-    const tables = new Map<
-      string,
-      TableMetadata & { columns: TableMetadata['columns'][number][] }
-    >()
-    for (const r of rows) {
-      let t = tables.get(r.table)
-      if (t === undefined) {
-        t = { name: r.table, schema: this.schema, isView: r.kind === 'v', columns: [] }
-        tables.set(r.table, t)
-      }
-      t.columns.push({
-        name: r.column,
-        dataType: r.type,
-        dataTypeSchema: r.type_schema,
-        isNullable: !r.not_null,
-        hasDefaultValue: r.has_default,
-        isAutoIncrementing: false,
-      })
-    }
-    return [...tables.values()]
-  }
-
-  async getMetadata(options?: DatabaseMetadataOptions): Promise<DatabaseMetadata> {
-    return { tables: await this.getTables(options) }
-  }
-}
-
-class SchemaDialect extends PostgresDialect {
-  constructor(
-    pool: PostgresPool,
-    private readonly schema: string,
-  ) {
-    super({ pool })
-  }
-  override createAdapter(): PostgresAdapter {
-    return new TenantLockedAdapter()
-  }
-  override createIntrospector(db: Kysely<any>): DatabaseIntrospector {
-    return new SchemaIntrospector(db, this.schema)
-  }
-}
-
-/**
  * A Kysely bound to one checked-out client (already inside the caller's transaction) and to
- * `schema`: what the Migrator runs on, so schema creation, every migration and the registry
+ * `schema`: what the migrations run on, so schema creation, every migration and the registry
  * update commit or roll back together.
  */
 export function kyselyOnClient(client: pg.PoolClient, schema: string): Kysely<any> {
@@ -130,47 +38,139 @@ export function kyselyOnClient(client: pg.PoolClient, schema: string): Kysely<an
   return new KyselyClass<any>({ dialect: new SchemaDialect(pool, schema) }).withSchema(schema)
 }
 
+interface Resolved {
+  names: string[]
+  byName: Map<string, Migration>
+}
+
 /**
- * One migration set and its version stamp: a 31-bit hash of the sorted migration names, kept in
- * the registry row. A tenant whose stamp matches is current without reading its migration
- * table; any other value sends the opener to Kysely's `Migrator` for the details.
+ * One migration set, its version stamp (kept in the registry row: a matching stamp means current
+ * without any query) and its record of applied migrations.
+ *
+ * The record is a table in the migrated schema with Kysely's layout (`name` primary key,
+ * `timestamp`), so schemas migrated by Kysely's `Migrator` and by this class read alike. Unlike
+ * the `Migrator`, this class never introspects the catalog: finding the record is one
+ * `to_regclass` (an index lookup on `pg_class (relname, relnamespace)`) and reading it one scan
+ * of a few rows, whatever the number of schemas in the database. Its locking is the caller's
+ * (the tenant's advisory lock), so tenants migrate in parallel.
  */
 export class MigrationSet extends MigrationVersion {
-  constructor(
-    migrations: MigrationsOption,
-    private readonly tables: MigrationTables = {},
-  ) {
+  private readonly table: string
+  private resolved: Promise<Resolved> | undefined
+
+  constructor(migrations: MigrationsOption, tables: MigrationTables = {}) {
     super(migrations)
+    this.table = tables.table ?? 'kysely_migration'
   }
 
-  private migrator(client: pg.PoolClient, schema: string): Migrator {
-    return new Migrator({
-      db: kyselyOnClient(client, schema),
-      provider: this.provider,
-      // Both are needed: withSchema places the migrations' tables, migrationTableSchema the
-      // Migrator's own (kysely #648).
-      migrationTableSchema: schema,
-      migrationTableName: this.tables.table,
-      migrationLockTableName: this.tables.lockTable,
-      // The caller's transaction wraps the whole run (schema, migrations, registry row).
-      disableTransactions: true,
-    })
+  /** The migrations in the order they apply: by name, as Kysely's `Migrator` sorts them. */
+  private resolve(): Promise<Resolved> {
+    const load = async (): Promise<Resolved> => {
+      const all = await this.provider.getMigrations()
+      return { names: Object.keys(all).sort(), byName: new Map(Object.entries(all)) }
+    }
+    // A record of migrations is fixed; a custom provider may change between calls.
+    if (this.cached === undefined) return load()
+    this.resolved ??= load()
+    return this.resolved
+  }
+
+  private recordTable(schema: string): string {
+    return `${quoteIdent(schema)}.${quoteIdent(this.table)}`
+  }
+
+  /** Names applied to `schema`, in the order they ran; undefined when it has no record yet. */
+  async applied(client: pg.ClientBase, schema: string): Promise<string[] | undefined> {
+    const record = this.recordTable(schema)
+    const { rows } = await client.query<{ t: string | null }>('select to_regclass($1) as t', [
+      record,
+    ])
+    if (rows[0]?.t == null) return undefined
+    const done = await client.query<{ name: string; timestamp: string }>(
+      `select name, timestamp from ${record}`,
+    )
+    // Kysely's order (kysely #843): by time, then name.
+    return done.rows
+      .sort((a, b) =>
+        a.timestamp === b.timestamp
+          ? a.name.localeCompare(b.name)
+          : Date.parse(a.timestamp) - Date.parse(b.timestamp),
+      )
+      .map((r) => r.name)
   }
 
   /** Names of applied and pending migrations in `schema`. */
   async status(
-    client: pg.PoolClient,
+    client: pg.ClientBase,
     schema: string,
   ): Promise<{ applied: string[]; pending: string[] }> {
-    const infos = await this.migrator(client, schema).getMigrations()
-    return {
-      applied: infos.filter((m) => m.executedAt !== undefined).map((m) => m.name),
-      pending: infos.filter((m) => m.executedAt === undefined).map((m) => m.name),
-    }
+    const [{ names }, applied = []] = await Promise.all([
+      this.resolve(),
+      this.applied(client, schema),
+    ])
+    return { applied, pending: names.filter((n) => !applied.includes(n)) }
   }
 
-  /** Applies every pending migration on `client` (inside the caller's transaction). */
-  async migrate(client: pg.PoolClient, schema: string, who: string): Promise<string[]> {
-    return migrateToLatest(this.migrator(client, schema), who)
+  /**
+   * Applies every pending migration on `client`, inside the caller's transaction (which holds
+   * the schema's lock). `fresh`: the caller just created the schema, so there is no record to
+   * read; `plugins` are added to the Kysely the migrations get. Returns the names applied now. A failing migration throws `MigrationFailedError`; a
+   * lost connection, a failover or a full lock table throw their own errors instead (the
+   * migration itself was fine).
+   */
+  async migrate(
+    client: pg.PoolClient,
+    schema: string,
+    who: string,
+    options: { fresh?: boolean; plugins?: readonly KyselyPlugin[] } = {},
+  ): Promise<string[]> {
+    const tenant = who === 'central' ? undefined : who
+    const what = tenant === undefined ? 'migrating the central schema' : 'migrating'
+    let current: string | undefined
+    // A backend terminated while a migration awaits something else must not crash the process.
+    guardClient(client)
+    try {
+      const { names, byName } = await this.resolve()
+      const applied = options.fresh ? undefined : await this.applied(client, schema)
+      if (applied === undefined)
+        await client.query(
+          `create table ${this.recordTable(schema)} (name varchar(255) not null primary key, timestamp varchar(255) not null)`,
+        )
+      const done = applied ?? []
+      checkOrder(names, done)
+      const pending = names.slice(done.length)
+      if (pending.length === 0) return []
+      let db = kyselyOnClient(client, schema)
+      for (const plugin of options.plugins ?? []) db = db.withPlugin(plugin)
+      for (const name of pending) {
+        current = name
+        await byName.get(name)!.up(db)
+        await client.query(`insert into ${this.recordTable(schema)} values ($1, $2)`, [
+          name,
+          new Date().toISOString(),
+        ])
+      }
+      return pending
+    } catch (error) {
+      throw (
+        faultError(error, what, tenant) ??
+        (error instanceof MigrationFailedError
+          ? error
+          : new MigrationFailedError(who, current, error))
+      )
+    }
   }
+}
+
+/** Kysely's rules: every applied migration still exists, and they are the first ones by name. */
+function checkOrder(names: string[], applied: string[]): void {
+  for (const name of applied)
+    if (!names.includes(name))
+      throw new Error(`corrupted migrations: previously executed migration ${name} is missing`)
+  applied.forEach((name, i) => {
+    if (names[i] !== name)
+      throw new Error(
+        `corrupted migrations: expected previously executed migration ${name} to be at index ${i} but ${names[i]} was found in its place. New migrations must always have a name that comes alphabetically after the last executed migration.`,
+      )
+  })
 }

@@ -53,6 +53,16 @@ export class Registry {
     return rows.map((r) => r.tenant)
   }
 
+  /** Ready tenants of this prefix whose migration stamp is not `stamp` (one indexed scan). */
+  async stale(stamp: number): Promise<string[]> {
+    await this.ensure()
+    const { rows } = await this.pool.query<{ tenant: string }>(
+      `select tenant from ${this.table} where prefix = $1 and ready and migration_stamp is distinct from $2`,
+      [this.prefix, stamp],
+    )
+    return rows.map((r) => r.tenant)
+  }
+
   /** Adds a row that is not ready yet (inside the creating transaction). */
   async insert(client: Queryable, schemaName: string, tenant: string): Promise<void> {
     await client.query(

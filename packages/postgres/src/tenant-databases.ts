@@ -1,73 +1,23 @@
 import { UnknownTenantError } from '@tenantry/context'
 import {
-  type BaseStoreOptions,
-  BaseTenantStore,
   type CreateTenantOptions,
+  type MigrateAllOptions,
   PendingMigrationsError,
-  TenantBusyError,
-  type TenantDatabaseStore,
   TenantExistsError,
   type TenantInfo,
   type TenantMigrationResult,
 } from '@tenantry/kysely'
-import {
-  Kysely,
-  type KyselyConfig,
-  PostgresDialect,
-  type PostgresPool,
-  type RawBuilder,
-  sql,
-} from 'kysely'
-import pg from 'pg'
-import { PostgresCentral } from './central.js'
+import { Kysely, PostgresDialect, type RawBuilder, sql } from 'kysely'
+import type pg from 'pg'
+import { schemaSize } from './catalog.js'
 import { SchemaNameError } from './errors.js'
-import { AdvisoryLocks, searchPath } from './lock.js'
+import { searchPath } from './lock.js'
+import { migrateStale } from './migrate-all.js'
 import { MigrationSet } from './migrations.js'
 import { advisoryKey, checkPrefix, checkSchema, quoteIdent, schemaFor } from './naming.js'
+import { RegisteredStore } from './registered-store.js'
 import { Registry, type RegistryRow } from './registry.js'
-
-/**
- * Options of {@link createPostgresTenantDatabases}: the kit's {@link BaseStoreOptions}
- * (defaults here: `cap` 1000, no idle timeout: a handle is a `withSchema` view of one Kysely)
- * plus the pool and the schema names.
- */
-export interface PostgresTenantDatabasesOptions extends BaseStoreOptions {
-  /** Connection string of the one shared pool (ignored when `pool` is given). */
-  connectionString?: string
-  /** A pool to share (this store never ends it); default: a pool made from `connectionString`. */
-  pool?: pg.Pool
-  /** Size of the pool this store makes; default 10. */
-  poolMax?: number
-  /** Prefix of every tenant schema (a lower-case identifier, not `pg_`); default `t_`. */
-  schemaPrefix?: string
-  /** Schema of the tenant registry table `tenants`; default `tenantry`. */
-  registrySchema?: string
-  /** Schema of the central (untenanted) tables; default `public`. */
-  centralSchema?: string
-  /** Kysely's `log` option for the shared instance (tenant and central queries). */
-  log?: KyselyConfig['log']
-}
-
-/**
- * Per-tenant PostgreSQL schemas behind the same interface as `@tenantry/sqlite`'s
- * `TenantDatabases`: the tenant lifecycle, the `db` resource and the central schema.
- */
-export interface PostgresTenantDatabases<DB, CentralDB = unknown>
-  extends TenantDatabaseStore<DB, CentralDB> {
-  /** The one pool every tenant shares. */
-  readonly pool: pg.Pool
-  /** The prefix of every tenant schema. */
-  readonly schemaPrefix: string
-  /** The tenant's schema name (validates the tenant name). */
-  schemaOf(tenant: string): string
-  /** The advisory-lock key (bigint as a string) taken while the tenant is created, migrated or destroyed. */
-  lockKey(tenant: string): string
-  /**
-   * A schema-qualified table of the current tenant for raw `sql` templates, which Kysely's
-   * `withSchema` does not rewrite: ``sql`select * from ${store.table('page')}` ``.
-   */
-  table(name: string): RawBuilder<unknown>
-}
+import type { PostgresTenantDatabases, PostgresTenantDatabasesOptions } from './types.js'
 
 /**
  * Creates the PostgreSQL store: one schema per tenant, one shared `pg.Pool`, queries scoped with
@@ -79,33 +29,24 @@ export function createPostgresTenantDatabases<DB, CentralDB = unknown>(
   return new PostgresTenantStore<DB, CentralDB>(options)
 }
 
-class PostgresTenantStore<DB, CentralDB>
-  extends BaseTenantStore<DB, CentralDB>
+/** The schema-per-tenant store (exported for the sharded store, which keeps one per shard). */
+export class PostgresTenantStore<DB, CentralDB>
+  extends RegisteredStore<DB, CentralDB>
   implements PostgresTenantDatabases<DB, CentralDB>
 {
-  readonly pool: pg.Pool
   readonly schemaPrefix: string
-  private readonly ownsPool: boolean
-  private readonly registry: Registry
-  private readonly locks: AdvisoryLocks
+  protected readonly registry: Registry
   private readonly centralSchema: string
-  private readonly centralDb: PostgresCentral<CentralDB>
   private readonly migrations: MigrationSet
   private readonly kysely: Kysely<any>
-  /** Tenants with an instance handed to the core (to refresh on close). */
-  private readonly opened = new Set<string>()
 
   constructor(options: PostgresTenantDatabasesOptions) {
-    super(options, { cap: 1000 })
-    this.schemaPrefix = checkPrefix(options.schemaPrefix ?? 't_')
     const registrySchema = checkSchema(options.registrySchema ?? 'tenantry', 'registrySchema')
-    this.centralSchema = checkSchema(options.centralSchema ?? 'public', 'centralSchema')
+    const centralSchema = checkSchema(options.centralSchema ?? 'public', 'centralSchema')
+    super(options, { registrySchema, centralSchema })
+    this.schemaPrefix = checkPrefix(options.schemaPrefix ?? 't_')
+    this.centralSchema = centralSchema
     this.migrations = new MigrationSet(options.migrations)
-    this.ownsPool = options.pool === undefined
-    this.pool =
-      options.pool ??
-      new pg.Pool({ connectionString: options.connectionString, max: options.poolMax ?? 10 })
-    this.locks = new AdvisoryLocks(this.pool, this.lockTimeoutMs)
     this.registry = new Registry(
       this.pool,
       registrySchema,
@@ -118,32 +59,6 @@ class PostgresTenantStore<DB, CentralDB>
       dialect: new PostgresDialect({ pool: this.borrowedPool() }),
       log: options.log,
     })
-    this.centralDb = new PostgresCentral<CentralDB>({
-      schema: this.centralSchema,
-      registry: registrySchema,
-      migrations:
-        options.centralMigrations === undefined
-          ? undefined
-          : new MigrationSet(options.centralMigrations, {
-              // The central schema may be `public`, next to the app's own Kysely migrator.
-              table: 'tenantry_migration',
-              lockTable: 'tenantry_migration_lock',
-            }),
-      locks: this.locks,
-      lockTimeoutMs: this.lockTimeoutMs,
-      log: options.log,
-      pool: (before) => this.borrowedPool(before),
-    })
-  }
-
-  private borrowedPool(before?: () => Promise<unknown>): PostgresPool {
-    return {
-      connect: async () => {
-        if (before !== undefined) await before()
-        return (await this.pool.connect()) as never
-      },
-      end: async () => {},
-    }
   }
 
   schemaOf(tenant: string): string {
@@ -157,20 +72,12 @@ class PostgresTenantStore<DB, CentralDB>
     return sql.id(this.schemaOf(this.tenancy.requireTenant()), name)
   }
 
+  protected registryKey(tenant: string): string {
+    return this.schemaOf(tenant)
+  }
+
   lockKey(tenant: string): string {
     return advisoryKey(this.registry.schema, this.schemaOf(tenant))
-  }
-
-  protected async probe(tenant: string): Promise<boolean> {
-    return (await this.row(tenant))?.ready === true
-  }
-
-  protected listReady(): Promise<string[]> {
-    return this.registry.list()
-  }
-
-  private row(tenant: string, client?: pg.PoolClient): Promise<RegistryRow | undefined> {
-    return this.registry.row(this.schemaOf(tenant), client)
   }
 
   // --- lifecycle -----------------------------------------------------------------------------
@@ -183,54 +90,72 @@ class PostgresTenantStore<DB, CentralDB>
       throw new TenantExistsError(tenant)
     }
     if (exists(await this.row(tenant))) return
-    await this.locked(tenant, schema, async (client) => {
-      const row = await this.row(tenant, client)
-      if (exists(row)) return
-      // A row that never became ready: leftovers of a non-transactional step. Ours to clear.
-      if (row !== undefined) await this.registry.remove(client, schema)
-      // Inside the transaction nobody else sees the row, the schema or its tables; a failure
-      // rolls all of it back, and the commit makes the tenant appear whole.
-      await this.registry.insert(client, schema, tenant)
-      try {
-        await client.query(`create schema ${quoteIdent(schema)}`)
-      } catch (error) {
-        if ((error as { code?: string }).code === '42P06')
-          throw new SchemaNameError(
-            tenant,
-            schema,
-            'a schema of that name already exists outside the registry',
-          )
-        throw error
-      }
-      await searchPath(client, schema)
-      await this.migrations.migrate(client, schema, tenant)
-      await this.registry.markReady(client, schema, await this.migrations.version())
-    })
+    await this.locked(
+      tenant,
+      async (client) => {
+        const row = await this.row(tenant, client)
+        if (exists(row)) return
+        // A row that never became ready: leftovers of a non-transactional step. Ours to clear.
+        if (row !== undefined) await this.registry.remove(client, schema)
+        // Inside the transaction nobody else sees the row, the schema or its tables; a failure
+        // rolls all of it back, and the commit makes the tenant appear whole.
+        await this.registry.insert(client, schema, tenant)
+        try {
+          await client.query(`create schema ${quoteIdent(schema)}`)
+        } catch (error) {
+          if ((error as { code?: string }).code === '42P06')
+            throw new SchemaNameError(
+              tenant,
+              schema,
+              'a schema of that name already exists outside the registry',
+            )
+          throw error
+        }
+        await searchPath(client, schema)
+        await this.migrations.migrate(client, schema, tenant, { fresh: true })
+        await this.registry.markReady(client, schema, await this.migrations.version())
+      },
+      'creating',
+    )
   }
 
   async destroyTenant(tenant: string): Promise<void> {
     const schema = this.schemaOf(tenant)
     if ((await this.row(tenant))?.ready !== true) throw new UnknownTenantError(tenant)
     await this.hiding(tenant, () =>
-      this.locked(tenant, schema, async (client) => {
-        if ((await this.row(tenant, client))?.ready !== true) throw new UnknownTenantError(tenant)
-        // One transaction: other processes see the tenant whole until the commit, then gone.
-        await this.registry.remove(client, schema)
-      }),
+      this.locked(
+        tenant,
+        async (client) => {
+          if ((await this.row(tenant, client))?.ready !== true) throw new UnknownTenantError(tenant)
+          // One transaction: other processes see the tenant whole until the commit, then gone.
+          await this.registry.remove(client, schema)
+        },
+        'destroying',
+      ),
     )
   }
 
-  /** Runs `fn` in a transaction holding the tenant's advisory lock (see `AdvisoryLocks`). */
-  private locked<R>(
+  /**
+   * Runs `fn` in a transaction holding the tenant's lock, with its schema name (for the sharded
+   * store's moves). @internal
+   */
+  withTenantLock<R>(
     tenant: string,
-    schema: string,
-    fn: (client: pg.PoolClient) => Promise<R>,
+    fn: (client: pg.PoolClient, schema: string) => Promise<R>,
   ): Promise<R> {
-    return this.locks.run(
-      advisoryKey(this.registry.schema, schema),
-      fn,
-      () => new TenantBusyError(tenant, this.lockTimeoutMs),
-    )
+    const schema = this.schemaOf(tenant)
+    return this.locked(tenant, (client) => fn(client, schema), 'moving')
+  }
+
+  /** Drops the tenant's schema and registry row inside the caller's locked transaction. @internal */
+  async dropIn(client: pg.PoolClient, tenant: string): Promise<void> {
+    await this.registry.remove(client, this.schemaOf(tenant))
+  }
+
+  /** Drops a copy of the tenant that is not placed on this shard (after a failed move). @internal */
+  async dropUnplaced(tenant: string): Promise<void> {
+    const schema = this.schemaOf(tenant)
+    await this.locked(tenant, (client) => this.registry.remove(client, schema), 'dropping')
   }
 
   // --- migrations ----------------------------------------------------------------------------
@@ -242,15 +167,27 @@ class PostgresTenantStore<DB, CentralDB>
     if (row?.ready !== true) throw new UnknownTenantError(tenant)
     // The stamp only moves towards the current set, so a match needs no lock and no Migrator.
     if (row.migration_stamp === expected) return { tenant, applied: [] }
-    return await this.locked(tenant, schema, async (client) => {
-      const current = await this.row(tenant, client)
-      if (current?.ready !== true) throw new UnknownTenantError(tenant)
-      if (current.migration_stamp === expected) return { tenant, applied: [] }
-      await searchPath(client, schema)
-      const applied = await this.migrations.migrate(client, schema, tenant)
-      await this.registry.stamp(client, schema, expected)
-      return { tenant, applied }
-    })
+    return await this.locked(
+      tenant,
+      async (client) => {
+        const current = await this.row(tenant, client)
+        if (current?.ready !== true) throw new UnknownTenantError(tenant)
+        if (current.migration_stamp === expected) return { tenant, applied: [] }
+        await searchPath(client, schema)
+        const applied = await this.migrations.migrate(client, schema, tenant)
+        await this.registry.stamp(client, schema, expected)
+        return { tenant, applied }
+      },
+      'migrating',
+    )
+  }
+
+  /** Only tenants with a stale stamp migrate (one indexed query finds them); see `migrateStale`. */
+  override async migrateAllTenants(
+    options: MigrateAllOptions = {},
+  ): Promise<TenantMigrationResult[]> {
+    const stale = await this.registry.stale(await this.migrations.version())
+    return migrateStale(await this.list(), stale, (t) => this.migrateTenant(t), options)
   }
 
   async tenantInfo(tenant: string): Promise<TenantInfo> {
@@ -259,16 +196,10 @@ class PostgresTenantStore<DB, CentralDB>
     const client = await this.pool.connect()
     try {
       const { applied, pending } = await this.migrations.status(client, schema)
-      const { rows } = await client.query<{ size: string }>(
-        `select coalesce(sum(pg_total_relation_size(c.oid)), 0)::text as size
-           from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-          where n.nspname = $1 and c.relkind in ('r', 'm', 'p')`,
-        [schema],
-      )
       return {
         tenant,
         location: schema,
-        size: Number(rows[0]?.size ?? 0),
+        size: await schemaSize(client, schema),
         migrations: applied,
         pending,
       }
@@ -304,31 +235,7 @@ class PostgresTenantStore<DB, CentralDB>
     return this.kysely.withSchema(schema) as unknown as Kysely<DB>
   }
 
-  protected dispose(_db: Kysely<DB>, tenant: string | undefined): void {
-    if (tenant !== undefined) this.opened.delete(tenant)
-  }
-
-  protected openTenants(): Iterable<string> {
-    return this.opened
-  }
-
-  // --- central -------------------------------------------------------------------------------
-
-  get central(): Kysely<CentralDB> {
-    return this.centralDb.kysely
-  }
-
-  migrateCentral(): Promise<string[]> {
-    return this.centralDb.migrate()
-  }
-
-  override async close(): Promise<void> {
-    if (!this.closed) await super.close()
-  }
-
-  protected async shutdown(): Promise<void> {
+  protected override async closeBackend(): Promise<void> {
     await this.kysely.destroy()
-    await this.centralDb.close()
-    if (this.ownsPool) await this.pool.end()
   }
 }

@@ -26,6 +26,11 @@ export type ContractStore = TenantStore & { install(tenancy: Tenancy): unknown }
 export interface ContractOptions {
   /** Skip the whole suite, with the reason in its name (e.g. no DATABASE_URL). */
   skip?: string
+  /**
+   * One schema serves every tenant (PostgreSQL row-level mode): a migration runs once for all
+   * of them, so it cannot fail for one tenant alone; the migrate-all test checks that instead.
+   */
+  sharedSchema?: boolean
 }
 
 /** The base schema: two tables with a foreign key, written with Kysely's builder only. */
@@ -212,48 +217,103 @@ export function describeTenantStoreContract(
       expect((await fixed.tenantInfo('oops')).migrations).toEqual(['001_note', '002_tag'])
     })
 
-    it('migrates every tenant, keeps going past a failing one and reports progress', async () => {
-      fresh()
-      const { store: v1, tenancy: t1 } = await make()
-      for (const t of ['a1', 'a2', 'a3']) await v1.createTenant(t)
-      await t1.withTenant('a2', async () => {
-        await db(t1).insertInto('note').values({ id: 1, title: 'poison' }).execute()
-      })
-      await v1.close()
-      const v2migrations = {
-        ...baseMigrations(),
-        '003_extra': {
-          async up(db) {
-            await db.schema
-              .createTable('extra')
-              .addColumn('id', 'integer', (c) => c.primaryKey())
-              .execute()
-            const poisoned = await db
-              .selectFrom('note')
-              .select('id')
-              .where('title', '=', 'poison')
-              .execute()
-            if (poisoned.length > 0) throw new Error('poisoned tenant')
+    const perTenant = options.sharedSchema ? it.skip : it
+    perTenant(
+      'migrates every tenant, keeps going past a failing one and reports progress (per-tenant schemas only)',
+      async () => {
+        fresh()
+        const { store: v1, tenancy: t1 } = await make()
+        for (const t of ['a1', 'a2', 'a3']) await v1.createTenant(t)
+        await t1.withTenant('a2', async () => {
+          await db(t1).insertInto('note').values({ id: 1, title: 'poison' }).execute()
+        })
+        await v1.close()
+        const v2migrations = {
+          ...baseMigrations(),
+          '003_extra': {
+            async up(db) {
+              await db.schema
+                .createTable('extra')
+                .addColumn('id', 'integer', (c) => c.primaryKey())
+                .execute()
+              const poisoned = await db
+                .selectFrom('note')
+                .select('id')
+                .where('title', '=', 'poison')
+                .execute()
+              if (poisoned.length > 0) throw new Error('poisoned tenant')
+            },
+          } satisfies Migration,
+        }
+        const { store: v2 } = await make(v2migrations)
+        const progress: number[] = []
+        const results = await v2.migrateAllTenants({
+          concurrency: 2,
+          onProgress: (p) => progress.push(p.done),
+        })
+        expect(progress.sort()).toEqual([1, 2, 3])
+        const byTenant = Object.fromEntries(results.map((r) => [r.tenant, r]))
+        expect(byTenant.a1).toMatchObject({ applied: ['003_extra'] })
+        expect(byTenant.a3).toMatchObject({ applied: ['003_extra'] })
+        expect(isTenantryError(byTenant.a2?.error, 'TENANTRY_MIGRATION_FAILED')).toBe(true)
+        expect((await v2.tenantInfo('a2')).pending).toEqual(['003_extra'])
+        // The failed run kept nothing: the table it created was rolled back.
+        const again = await v2.migrateAllTenants()
+        expect(again.map((r) => r.applied)).toEqual([[], [], []])
+        expect(isTenantryError(again[1]?.error, 'TENANTRY_MIGRATION_FAILED')).toBe(true)
+      },
+    )
+
+    const shared = options.sharedSchema ? it : it.skip
+    shared(
+      'migrates a shared schema once for every tenant; a failure fails them all and keeps nothing (shared schemas only)',
+      async () => {
+        fresh()
+        const { store: v1 } = await make()
+        for (const t of ['a1', 'a2', 'a3']) await v1.createTenant(t)
+        await v1.close()
+        const broken = {
+          ...baseMigrations(),
+          '003_extra': {
+            async up(db) {
+              await db.schema
+                .createTable('extra')
+                .addColumn('id', 'integer', (c) => c.primaryKey())
+                .execute()
+              throw new Error('broken')
+            },
+          } satisfies Migration,
+        }
+        const { store: v2 } = await make(broken)
+        const progress: number[] = []
+        const failed = await v2.migrateAllTenants({ onProgress: (p) => progress.push(p.done) })
+        expect(progress.sort()).toEqual([1, 2, 3])
+        expect(failed.map((r) => isTenantryError(r.error, 'TENANTRY_MIGRATION_FAILED'))).toEqual([
+          true,
+          true,
+          true,
+        ])
+        expect((await v2.tenantInfo('a2')).pending).toEqual(['003_extra'])
+        const fixed: Record<string, Migration> = {
+          ...baseMigrations(),
+          '003_extra': {
+            up: (db) =>
+              db.schema
+                .createTable('extra')
+                .addColumn('id', 'integer', (c) => c.primaryKey())
+                .execute(),
           },
-        } satisfies Migration,
-      }
-      const { store: v2 } = await make(v2migrations)
-      const progress: number[] = []
-      const results = await v2.migrateAllTenants({
-        concurrency: 2,
-        onProgress: (p) => progress.push(p.done),
-      })
-      expect(progress.sort()).toEqual([1, 2, 3])
-      const byTenant = Object.fromEntries(results.map((r) => [r.tenant, r]))
-      expect(byTenant.a1).toMatchObject({ applied: ['003_extra'] })
-      expect(byTenant.a3).toMatchObject({ applied: ['003_extra'] })
-      expect(isTenantryError(byTenant.a2?.error, 'TENANTRY_MIGRATION_FAILED')).toBe(true)
-      expect((await v2.tenantInfo('a2')).pending).toEqual(['003_extra'])
-      // The failed run kept nothing: the table it created was rolled back.
-      const again = await v2.migrateAllTenants()
-      expect(again.map((r) => r.applied)).toEqual([[], [], []])
-      expect(isTenantryError(again[1]?.error, 'TENANTRY_MIGRATION_FAILED')).toBe(true)
-    })
+        }
+        const { store: v3 } = await make(fixed)
+        const results = await v3.migrateAllTenants({ concurrency: 2 })
+        expect(results.map((r) => [r.tenant, r.applied])).toEqual([
+          ['a1', ['003_extra']],
+          ['a2', ['003_extra']],
+          ['a3', ['003_extra']],
+        ])
+        expect((await v3.migrateAllTenants()).map((r) => r.applied)).toEqual([[], [], []])
+      },
+    )
 
     it('refuses to open a tenant with pending migrations unless migrateOnOpen', async () => {
       fresh()
