@@ -18,15 +18,15 @@ export interface WikiAppOptions {
   /** Data folder (SQLite files, attachments); created when missing. */
   dataDir: string
   /** PostgreSQL connection string: wikis become schemas instead of SQLite files. */
-  databaseUrl?: string
+  databaseUrl?: string | undefined
   /** Prefix of the PostgreSQL schemas; default `wiki_`. */
-  schemaPrefix?: string
+  schemaPrefix?: string | undefined
   /** Domain under which `{tenant}.{root}` is a wiki; default `localhost`. */
-  root?: string
+  root?: string | undefined
   /** Link template used in mails; default `http://{tenant}.localhost:3000`. */
-  publicUrl?: string
+  publicUrl?: string | undefined
   /** A pino logger (from `@tenantry/log`: lines carry the tenant); default: no logging. */
-  logger?: Logger
+  logger?: Logger | undefined
 }
 
 /** The wiki's Fastify instance, with its services for seeding and tests. */

@@ -19,9 +19,9 @@ export interface WikiStoreOptions {
   /** Data folder: SQLite files (default backend) and every wiki's attachments. */
   dataDir: string
   /** A PostgreSQL connection string: use one schema per wiki instead of SQLite files. */
-  databaseUrl?: string
+  databaseUrl?: string | undefined
   /** Prefix of the wikis' PostgreSQL schemas; default `wiki_`. */
-  schemaPrefix?: string
+  schemaPrefix?: string | undefined
 }
 
 /** A tenant store (SQLite or PostgreSQL) that can register itself and be closed. */

@@ -8,7 +8,7 @@ import { buildApp, type WikiApp } from '../src/app.js'
  * `databaseUrl` is given (schemas under `schemaPrefix`, all destroyed by `stop`).
  */
 export async function startWiki(
-  pg: { databaseUrl?: string; schemaPrefix?: string } = {},
+  pg: { databaseUrl?: string | undefined; schemaPrefix?: string | undefined } = {},
 ): Promise<{ app: WikiApp; dataDir: string; stop(): Promise<void> }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tenantry-wiki-'))
   const app = await buildApp({ dataDir, publicUrl: 'http://{tenant}.localhost:3000', ...pg })

@@ -24,7 +24,7 @@ export interface CliIO {
   /** Where `tenantry.config.ts` is looked for. */
   cwd: string
   /** Loads the store instead of reading a config file (tests, embedding). */
-  loadStore?: (configPath: string | undefined) => Promise<TenantStore>
+  loadStore?: ((configPath: string | undefined) => Promise<TenantStore>) | undefined
 }
 
 interface Ctx {

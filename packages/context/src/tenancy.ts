@@ -38,9 +38,9 @@ export interface TenancyConfig {
 /** Options of {@link Tenancy.withEachTenant}. */
 export interface EachTenantOptions {
   /** How many tenants run at once; default 1. */
-  concurrency?: number
+  concurrency?: number | undefined
   /** The tenants to visit; default: the tenant source's `list()`. */
-  tenants?: readonly string[]
+  tenants?: readonly string[] | undefined
 }
 
 /**

@@ -33,16 +33,16 @@ export interface TenantryFastifyOptions {
   /** Finds the tenant of a request; see `fromSubdomain`, `fromPath`, `fromHeader`, `firstOf`. */
   resolve: TenantResolver
   /** The tenancy to enter; default the shared one of `@tenantry/context`. */
-  tenancy?: Tenancy
+  tenancy?: Tenancy | undefined
   /**
    * Status for a name the naming rule refuses: 400 (default, code
    * `TENANTRY_INVALID_TENANT_NAME`) or 404 (answered exactly like an unknown tenant).
    */
-  invalidNameStatus?: 400 | 404
+  invalidNameStatus?: 400 | 404 | undefined
   /** Send the tenant back in a response header (`true` = `x-tenant`); off by default. */
-  replyHeader?: boolean | string
+  replyHeader?: boolean | string | undefined
   /** Add `tenant` to the request's logger (`request.log`, `reply.log`); default true. */
-  logBindings?: boolean
+  logBindings?: boolean | undefined
 }
 
 type Runner = <R>(fn: () => R) => R
@@ -261,7 +261,7 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
     if ((route.config as { tenant?: boolean } | undefined)?.tenant === false) return
     const own = route.onResponse
     route.onResponse = [...(own === undefined ? [] : Array.isArray(own) ? own : [own]), release]
-    route.config = { ...route.config, [kFinal]: true } as typeof route.config
+    route.config = { ...route.config, [kFinal]: true } as NonNullable<typeof route.config>
     // A handler may still be working after the client went away: then its tenant's resources
     // stay pinned until it settles. Only the promise is kept here; it is waited for only on
     // an abort, so a normal request pays no extra promise.

@@ -103,7 +103,7 @@ const viaInject: Sender = async (app, call) => {
       host: 'acme.example.com',
       ...(call.type ? { 'content-type': call.type } : {}),
     },
-    payload,
+    ...(payload === undefined ? {} : { payload }),
   })
   return { status: res.statusCode, text: res.body }
 }

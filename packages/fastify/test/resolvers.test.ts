@@ -14,7 +14,11 @@ async function resolveWith(
     result = await resolver(request)
     return 'ok'
   })
-  await app.inject({ method: 'GET', url: inject.url ?? '/', headers: inject.headers })
+  await app.inject({
+    method: 'GET',
+    url: inject.url ?? '/',
+    ...(inject.headers === undefined ? {} : { headers: inject.headers }),
+  })
   await app.close()
   if (result === null) throw new Error('handler did not run')
   return result

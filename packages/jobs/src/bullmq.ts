@@ -61,7 +61,10 @@ export interface BullMQBackend extends JobBackend {
 /** Creates the BullMQ backend (Redis), for workers on many processes and machines. */
 export function createBullMQBackend(options: BullMQBackendOptions): BullMQBackend {
   const queueName = options.queueName ?? 'tenantry-jobs'
-  const base = { connection: options.connection, prefix: options.prefix }
+  const base = {
+    connection: options.connection,
+    ...(options.prefix === undefined ? {} : { prefix: options.prefix }),
+  }
   const queue = new Queue<BullMQJobData>(queueName, base)
   const jobOptions = options.jobOptions ?? { removeOnComplete: true }
   const workers = new Set<Worker>()
@@ -115,8 +118,7 @@ export function createBullMQBackend(options: BullMQBackendOptions): BullMQBacken
         },
         {
           ...options.workerOptions,
-          connection: options.connection,
-          prefix: options.prefix,
+          ...base,
           concurrency: consume.concurrency,
         },
       )

@@ -21,26 +21,26 @@ export interface BaseStoreOptions {
   /** The tenant schema: Kysely migrations by name, or a Kysely `MigrationProvider`. */
   migrations: MigrationsOption
   /** Migrations of the central database; when set, `install` also registers `centralDb`. */
-  centralMigrations?: MigrationsOption
+  centralMigrations?: MigrationsOption | undefined
   /** Apply pending migrations when a tenant is opened instead of failing; default false. */
-  migrateOnOpen?: boolean
+  migrateOnOpen?: boolean | undefined
   /** Most idle tenant handles kept open; default: the backend's (SQLite 64, PostgreSQL 1000). */
-  cap?: number
+  cap?: number | undefined
   /** Close handles idle for this long (ms); default: the backend's (SQLite 5 minutes, PostgreSQL never). */
-  idleTimeoutMs?: number
+  idleTimeoutMs?: number | undefined
   /**
    * How long a positive `exists` answer is reused (ms); default 1000. It keeps the file system
    * or the registry out of every `withTenant`; a tenant destroyed by *another* process stays
    * enterable here for at most this long (destroys in this process take effect at once).
    * 0 asks on every call.
    */
-  existsCacheMs?: number
+  existsCacheMs?: number | undefined
   /** How long create/migrate/destroy wait for another caller's lock (ms); default 60000. */
-  lockTimeoutMs?: number
+  lockTimeoutMs?: number | undefined
   /** How long destroyTenant waits for in-flight use of the tenant (ms); default 5000. */
-  releaseTimeoutMs?: number
+  releaseTimeoutMs?: number | undefined
   /** The tenancy used for name rules, releasing handles and `withEachTenant`; default: shared. */
-  tenancy?: Tenancy
+  tenancy?: Tenancy | undefined
 }
 
 /** A backend's defaults for the resource options of {@link BaseStoreOptions}. */

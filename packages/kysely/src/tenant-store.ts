@@ -3,7 +3,7 @@ import type { TenantSource } from '@tenantry/context'
 /** Options of {@link TenantStore.createTenant}. */
 export interface CreateTenantOptions {
   /** Return quietly when the tenant already exists (instead of `TenantExistsError`). */
-  ifNotExists?: boolean
+  ifNotExists?: boolean | undefined
 }
 
 /** What one tenant's migration did. */
@@ -25,9 +25,9 @@ export interface MigrationProgress {
 /** Options of {@link TenantStore.migrateAllTenants}. */
 export interface MigrateAllOptions {
   /** How many tenants migrate at once; default 4. */
-  concurrency?: number
+  concurrency?: number | undefined
   /** Called after each tenant (success or failure). */
-  onProgress?: (progress: MigrationProgress) => void
+  onProgress?: ((progress: MigrationProgress) => void) | undefined
 }
 
 /** Facts about one tenant's storage, for operators. */

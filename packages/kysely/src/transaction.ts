@@ -4,9 +4,9 @@ import { ControlledTransaction, type Kysely, sql, type Transaction } from 'kysel
 /** Options of {@link withTransaction}. */
 export interface WithTransactionOptions {
   /** The tenancy whose context holds the database; default: the shared default tenancy. */
-  tenancy?: Tenancy
+  tenancy?: Tenancy | undefined
   /** The resource to wrap; default `db` (use `centralDb` for the central database). */
-  resource?: string
+  resource?: string | undefined
 }
 
 let savepoints = 0

@@ -226,7 +226,7 @@ describe('formatTenantUrl', () => {
 
 /** A minimal real SMTP server: enough of RFC 5321 for nodemailer's SMTP transport. */
 function smtpServer() {
-  const received: { auth?: string; from: string; to: string[]; data: string }[] = []
+  const received: { auth?: string | undefined; from: string; to: string[]; data: string }[] = []
   const server: Server = createServer((socket: Socket) => {
     let buffer = ''
     let inData = false

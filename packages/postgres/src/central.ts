@@ -34,7 +34,7 @@ export class PostgresCentral<CentralDB> {
     this.db ??= new Kysely<any>({
       // Every connection waits once for the central migrations; later ones find them done.
       dialect: new PostgresDialect({ pool: this.options.pool(() => this.migrateOnce()) }),
-      log: this.options.log,
+      ...(this.options.log === undefined ? {} : { log: this.options.log }),
     }).withSchema(this.options.schema) as unknown as Kysely<CentralDB>
     return this.db
   }

@@ -57,7 +57,7 @@ export class PostgresTenantStore<DB, CentralDB>
     // Kysely must not end a pool it does not own: it sees a wrapper whose end() is ours.
     this.kysely = new Kysely<any>({
       dialect: new PostgresDialect({ pool: this.borrowedPool() }),
-      log: options.log,
+      ...(options.log === undefined ? {} : { log: options.log }),
     })
   }
 

@@ -8,23 +8,23 @@ import type pg from 'pg'
  */
 export interface PostgresStoreOptions extends BaseStoreOptions {
   /** Connection string of the one shared pool (ignored when `pool` is given). */
-  connectionString?: string
+  connectionString?: string | undefined
   /** A pool to share (this store never ends it); default: a pool made from `connectionString`. */
-  pool?: pg.Pool
+  pool?: pg.Pool | undefined
   /** Size of the pool this store makes; default 10. */
-  poolMax?: number
+  poolMax?: number | undefined
   /** Schema of the tenant registry table `tenants`; default `tenantry`. */
-  registrySchema?: string
+  registrySchema?: string | undefined
   /** Schema of the central (untenanted) tables; default `public`. */
-  centralSchema?: string
+  centralSchema?: string | undefined
   /** Kysely's `log` option (tenant and central queries). */
-  log?: KyselyConfig['log']
+  log?: KyselyConfig['log'] | undefined
 }
 
 /** Options of {@link createPostgresTenantDatabases}: the common ones and the schema prefix. */
 export interface PostgresTenantDatabasesOptions extends PostgresStoreOptions {
   /** Prefix of every tenant schema (a lower-case identifier, not `pg_`); default `t_`. */
-  schemaPrefix?: string
+  schemaPrefix?: string | undefined
 }
 
 /**

@@ -55,7 +55,7 @@ export function kyselyOver<DB>(
 ): Kysely<DB> {
   return new Kysely<DB>({
     dialect: new TenantSqliteDialect({ database }),
-    log: logger === undefined ? undefined : sqlLog(logger, fields),
+    ...(logger === undefined ? {} : { log: sqlLog(logger, fields) }),
   })
 }
 

@@ -35,13 +35,13 @@ export interface TenantDatabasesOptions extends BaseStoreOptions {
   /** The folder that holds every tenant and the central database. */
   root: string
   /** Tenant file path under `root`; default `tenants/{tenant}/db.sqlite3`. */
-  path?: string
+  path?: string | undefined
   /** Hash-prefix folders (`{bucket}`) for very many tenants; default off. */
-  bucketing?: boolean | BucketingOptions
+  bucketing?: boolean | BucketingOptions | undefined
   /** How long a statement waits for another connection's write lock (ms); default 5000. */
-  busyTimeoutMs?: number
+  busyTimeoutMs?: number | undefined
   /** Receives SQL log lines carrying `{ tenant }` (pino-compatible). */
-  logger?: SqlLogger
+  logger?: SqlLogger | undefined
 }
 
 /** Per-tenant SQLite databases: the tenant lifecycle, the `db` resource and the central database. */

@@ -25,12 +25,12 @@ export type ContractStore = TenantStore & { install(tenancy: Tenancy): unknown }
 /** Options of {@link describeTenantStoreContract}. */
 export interface ContractOptions {
   /** Skip the whole suite, with the reason in its name (e.g. no DATABASE_URL). */
-  skip?: string
+  skip?: string | undefined
   /**
    * One schema serves every tenant (PostgreSQL row-level mode): a migration runs once for all
    * of them, so it cannot fail for one tenant alone; the migrate-all test checks that instead.
    */
-  sharedSchema?: boolean
+  sharedSchema?: boolean | undefined
 }
 
 /** The base schema: two tables with a foreign key, written with Kysely's builder only. */

@@ -108,14 +108,14 @@ export class TenantColumnPlugin implements KyselyPlugin {
             ref.table,
             this.prefixColumns(ref.columns),
           ),
-          { onDelete: ref.onDelete, onUpdate: ref.onUpdate },
+          {
+            ...(ref.onDelete === undefined ? {} : { onDelete: ref.onDelete }),
+            ...(ref.onUpdate === undefined ? {} : { onUpdate: ref.onUpdate }),
+          },
         ),
       )
-    const plain = ColumnDefinitionNode.cloneWith(def, {
-      primaryKey: undefined,
-      unique: undefined,
-      references: undefined,
-    })
+    const { primaryKey: _key, unique: _unique, references: _references, ...rest } = def
+    const plain: ColumnDefinitionNode = Object.freeze(rest)
     return { plain, moved }
   }
 

@@ -9,9 +9,9 @@ import type { PostgresStoreOptions } from '../types.js'
  */
 export interface PostgresRowLevelOptions extends PostgresStoreOptions {
   /** Schema of the shared tenant tables; default `tenant_rows`. */
-  dataSchema?: string
+  dataSchema?: string | undefined
   /** The column naming each row's tenant; default `tenant_id`. */
-  tenantColumn?: string
+  tenantColumn?: string | undefined
 }
 
 /** Tenants as rows of shared tables, kept apart by PostgreSQL row-level security. */

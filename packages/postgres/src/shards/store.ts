@@ -26,17 +26,17 @@ export interface ShardedTenantDatabasesOptions extends BaseStoreOptions {
   /** The central database: the placement table, the central schema. */
   central: ShardOption
   /** Where a new tenant goes; default {@link leastTenants}. */
-  place?: PlacementPolicy
+  place?: PlacementPolicy | undefined
   /** Size of each pool this store makes (one per shard, opened on first use); default 10. */
-  poolMax?: number
+  poolMax?: number | undefined
   /** Prefix of every tenant schema on every shard; default `t_`. */
-  schemaPrefix?: string
+  schemaPrefix?: string | undefined
   /** Schema of the placement table (central) and of each shard's registry; default `tenantry`. */
-  registrySchema?: string
+  registrySchema?: string | undefined
   /** Schema of the central (untenanted) tables; default `public`. */
-  centralSchema?: string
+  centralSchema?: string | undefined
   /** Kysely's `log` option. */
-  log?: KyselyConfig['log']
+  log?: KyselyConfig['log'] | undefined
 }
 
 /** Tenant schemas spread over several PostgreSQL databases through a placement table. */
