@@ -107,7 +107,8 @@ export class RealtimeConnection {
    */
   onMessage(fn: (text: string) => unknown): void {
     const socket = this.socket
-    if (socket === undefined) throw new TypeError('onMessage: Server-Sent Events carry no client messages.')
+    if (socket === undefined)
+      throw new TypeError('onMessage: Server-Sent Events carry no client messages.')
     socket.on('message', (data, isBinary) => {
       if (!isBinary) this.guard(() => fn(String(data)))
     })

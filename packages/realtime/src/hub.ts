@@ -102,7 +102,7 @@ export class Realtime implements ConnectionHost {
    * subscribed to `channel`, in any process, receives `{"channel":…,"data":…}`. Connections of
    * other tenants never do, whatever channel name they use. Throws `NoTenantError` outside a tenant.
    */
-  publish(channel: string, data: unknown): Promise<void> {
+  async publish(channel: string, data: unknown): Promise<void> {
     return this.publishTo(this.tenancy.requireTenant(), channel, data)
   }
 
@@ -198,7 +198,10 @@ export class Realtime implements ConnectionHost {
   /** @internal A connection is open. */
   attach(conn: RealtimeConnection): void {
     let set = this.tenants.get(conn.tenant)
-    if (set === undefined) this.tenants.set(conn.tenant, (set = new Set()))
+    if (set === undefined) {
+      set = new Set()
+      this.tenants.set(conn.tenant, set)
+    }
     set.add(conn)
   }
 
@@ -222,7 +225,8 @@ export class Realtime implements ConnectionHost {
       ready.catch(() => {
         if (this.channels.get(key) === made) this.channels.delete(key)
       })
-      this.channels.set(key, (entry = made))
+      this.channels.set(key, made)
+      entry = made
     }
     conn.channels.add(channel)
     entry.conns.add(conn)
@@ -241,7 +245,10 @@ export class Realtime implements ConnectionHost {
   }
 
   private receive(key: string, text: string): void {
-    if (key === CONTROL) return this.control(text)
+    if (key === CONTROL) {
+      this.control(text)
+      return
+    }
     const entry = this.channels.get(key)
     if (entry === undefined) return
     const message = new Outgoing(text)
@@ -283,7 +290,8 @@ function checkChannel(channel: unknown): asserts channel is string {
 }
 
 function positive(n: number, name: string): number {
-  if (!Number.isFinite(n) || n <= 0) throw new RangeError(`${name} must be a positive number (got ${n}).`)
+  if (!Number.isFinite(n) || n <= 0)
+    throw new RangeError(`${name} must be a positive number (got ${n}).`)
   return n
 }
 

@@ -14,9 +14,9 @@ export {
 } from './hub.js'
 export { type RealtimePluginOptions, realtimePlugin } from './plugin.js'
 export {
-  redisBroker,
   type RedisBrokerOptions,
   type RedisPublisher,
   type RedisSubscriber,
+  redisBroker,
 } from './redis.js'
 export type { ConnectionHandler, RealtimeRouteOptions } from './routes.js'

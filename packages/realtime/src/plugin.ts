@@ -15,7 +15,7 @@ const plugin: FastifyPluginCallback<RealtimePluginOptions> = (fastify, options, 
   if (!fastify.hasPlugin('@tenantry/fastify')) {
     next(
       new Error(
-        '@tenantry/realtime needs @tenantry/fastify registered first: it resolves each connection\'s tenant at the upgrade, with the same rules as HTTP.',
+        "@tenantry/realtime needs @tenantry/fastify registered first: it resolves each connection's tenant at the upgrade, with the same rules as HTTP.",
       ),
     )
     return
@@ -26,7 +26,8 @@ const plugin: FastifyPluginCallback<RealtimePluginOptions> = (fastify, options, 
   // @fastify/websocket's own onRequest hook, so nothing would end its socket: the HTTP answer
   // is written, and the half-open socket would then keep app.close() waiting forever.
   fastify.addHook('onResponse', (request, _reply, done) => {
-    if (request.ws !== true && request.raw.headers.upgrade !== undefined) request.raw.socket?.destroy()
+    if (request.ws !== true && request.raw.headers.upgrade !== undefined)
+      request.raw.socket?.destroy()
     done()
   })
   // Event streams never end on their own: without this, app.close() would wait for them.

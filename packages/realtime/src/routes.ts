@@ -1,11 +1,6 @@
-import type {} from '@tenantry/fastify' // request.tenant
 import type { TenantScope } from '@tenantry/context'
-import type {
-  FastifyInstance,
-  FastifyReply,
-  FastifyRequest,
-  RouteShorthandOptions,
-} from 'fastify'
+import type {} from '@tenantry/fastify' // request.tenant
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify'
 import type { WebSocket } from 'ws'
 import { type Outgoing, RealtimeConnection, type Transport } from './connection.js'
 import { RealtimeNoTenantError } from './errors.js'
@@ -95,43 +90,44 @@ export function websocketRoute(
   handler: ConnectionHandler,
   options: RealtimeRouteOptions = {},
 ): void {
-  app.get(url, { ...withAdmission(hub, options), websocket: true }, function realtimeSocket(
-    socket: WebSocket,
-    request: FastifyRequest,
-  ) {
-    const admission = take(request)
-    const scope = admission.scope
-    // Every listener of the socket (ours, the app's 'message' handlers, 'close', 'pong') is
-    // called through emit: running emit in the tenant's frame puts them all inside it.
-    const emit = socket.emit
-    socket.emit = function emitInTenant(this: WebSocket, ...args: Parameters<WebSocket['emit']>) {
-      return scope.run(() => emit.apply(this, args))
-    } as WebSocket['emit']
-    const transport: Transport = {
-      kind: 'websocket',
-      buffered: () => socket.bufferedAmount,
-      frame: (m: Outgoing) => m.forWebSocket(),
-      write: (frame) => socket.send(frame, TEXT),
-      end: (code, reason) => socket.close(code, reason),
-      destroy: () => socket.terminate(),
-    }
-    const conn = new RealtimeConnection(
-      admission.tenant,
-      request,
-      socket,
-      scope,
-      transport,
-      hub,
-      hub.maxBufferedBytes,
-    )
-    hub.attach(conn)
-    socket.once('close', () => {
-      hub.detach(conn)
-      conn.released()
-      admission.settle()
-    })
-    conn.guard(() => handler(conn, request))
-  })
+  app.get(
+    url,
+    { ...withAdmission(hub, options), websocket: true },
+    function realtimeSocket(socket: WebSocket, request: FastifyRequest) {
+      const admission = take(request)
+      const scope = admission.scope
+      // Every listener of the socket (ours, the app's 'message' handlers, 'close', 'pong') is
+      // called through emit: running emit in the tenant's frame puts them all inside it.
+      const emit = socket.emit
+      socket.emit = function emitInTenant(this: WebSocket, ...args: Parameters<WebSocket['emit']>) {
+        return scope.run(() => emit.apply(this, args))
+      } as WebSocket['emit']
+      const transport: Transport = {
+        kind: 'websocket',
+        buffered: () => socket.bufferedAmount,
+        frame: (m: Outgoing) => m.forWebSocket(),
+        write: (frame) => socket.send(frame, TEXT),
+        end: (code, reason) => socket.close(code, reason),
+        destroy: () => socket.terminate(),
+      }
+      const conn = new RealtimeConnection(
+        admission.tenant,
+        request,
+        socket,
+        scope,
+        transport,
+        hub,
+        hub.maxBufferedBytes,
+      )
+      hub.attach(conn)
+      socket.once('close', () => {
+        hub.detach(conn)
+        conn.released()
+        admission.settle()
+      })
+      conn.guard(() => handler(conn, request))
+    },
+  )
 }
 
 /**

@@ -4,7 +4,12 @@ import { createTenancy, type NamingRule, type Tenancy } from '@tenantry/context'
 import { fromPath, tenantry } from '@tenantry/fastify'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { WebSocket } from 'ws'
-import { createRealtime, type Realtime, type RealtimeOptions, realtimePlugin } from '../src/index.js'
+import {
+  createRealtime,
+  type Realtime,
+  type RealtimeOptions,
+  realtimePlugin,
+} from '../src/index.js'
 
 /** A per-tenant test resource whose creations and disposals are observable. */
 export interface Probe {
@@ -132,7 +137,8 @@ export async function waitFor(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`)
+    if (Date.now() > deadline)
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`)
     await new Promise((r) => setTimeout(r, 5))
   }
 }

@@ -1,13 +1,5 @@
 import { afterEach, describe, expect, test } from 'vitest'
-import {
-  type Client,
-  connect,
-  jitter,
-  makeServer,
-  makeTenancy,
-  seen,
-  waitFor,
-} from './helpers.js'
+import { type Client, connect, jitter, makeServer, makeTenancy, seen, waitFor } from './helpers.js'
 
 const cleanup: Array<() => Promise<unknown> | unknown> = []
 afterEach(async () => {
