@@ -14,6 +14,9 @@ export interface RedisSubscriber {
   unsubscribe(...channels: string[]): Promise<unknown>
   on(event: 'message', listener: (channel: string, message: string) => void): unknown
   off(event: 'message', listener: (channel: string, message: string) => void): unknown
+  /** ioredis: `'ready'` once connected (and its ready check done). */
+  readonly status?: string
+  once?(event: 'ready', listener: () => void): unknown
 }
 
 /** Options of {@link redisBroker}. */
@@ -44,12 +47,17 @@ export function redisBroker(options: RedisBrokerOptions): Broker {
   const prefix = options.prefix ?? 'tenantry:rt:'
   let listener: ((channel: string, message: string) => void) | null = null
   return {
-    start(deliver) {
+    async start(deliver) {
       listener = (channel, message) => {
         // Other apps on the same Redis may use other channels: only ours carry the prefix.
         if (channel.startsWith(prefix)) deliver(channel.slice(prefix.length), message)
       }
       subscriber.on('message', listener)
+      // ioredis ≥ 5.8.2 sends its ready check (INFO) after a SUBSCRIBE queued while connecting,
+      // which Redis refuses in subscriber mode (redis/ioredis#2037): subscribe once ready.
+      const once = subscriber.once
+      if (subscriber.status !== undefined && subscriber.status !== 'ready' && once !== undefined)
+        await new Promise<void>((resolve) => once.call(subscriber, 'ready', resolve))
     },
     async subscribe(key) {
       await subscriber.subscribe(prefix + key)
