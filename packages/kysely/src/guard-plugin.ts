@@ -15,7 +15,7 @@ import type {
 const ESCAPE = Symbol.for('tenantry.kysely.guardEscape.v1')
 const g = globalThis as typeof globalThis & { [ESCAPE]?: AsyncLocalStorage<true> }
 g[ESCAPE] ??= new AsyncLocalStorage<true>()
-const escape = g[ESCAPE]
+const escapeHatch = g[ESCAPE]
 
 /** Options of {@link tenantGuard} and {@link guardTenantDb}. */
 export interface TenantGuardOptions {
@@ -44,7 +44,7 @@ export class TenantGuardPlugin implements KyselyPlugin {
 
   transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
     const current = this.als.getStore()?.tenant
-    if (current !== this.tenant && escape.getStore() !== true)
+    if (current !== this.tenant && escapeHatch.getStore() !== true)
       throw new WrongTenantError('This database handle', this.tenant, current)
     return args.node
   }
@@ -78,5 +78,5 @@ export function guardTenantDb<DB>(
  * the guard off for a handle.
  */
 export function withoutTenantGuard<R>(fn: () => R): R {
-  return escape.run(true, fn)
+  return escapeHatch.run(true, fn)
 }
