@@ -166,11 +166,13 @@ export class Realtime implements ConnectionHost {
   async closeTenantConnections(tenant: string, options: CloseTenantOptions = {}): Promise<number> {
     const code = options.code ?? 4410
     const reason = options.reason ?? 'tenant closed'
+    // Local first: a broker that is down must not keep this process's connections open.
+    const local = this.closeLocal(tenant, code, reason)
     if (options.local !== true) {
       await this.started
       await this.broker.publish(CONTROL, JSON.stringify({ close: tenant, code, reason }))
     }
-    return this.closeLocal(tenant, code, reason)
+    return local
   }
 
   /** Closes every connection (1001, going away) and the broker. */

@@ -126,6 +126,23 @@ describe('channels are per tenant', () => {
     await waitFor(() => globex.messages.length === 1, 'globex still served')
   })
 
+  test('an event stream that is not read is dropped once its buffer passes the bound', async () => {
+    const { tenancy } = makeTenancy()
+    const { base, hub } = await server(tenancy, channelRoutes, { maxBufferedBytes: 64 * 1024 })
+    const slow = await stream(`${base}/t/acme/events?channel=feed`)
+    cleanup.push(() => slow.close())
+    await waitFor(() => hub.connectionCount('acme') === 1 && hub.stats().channels === 1, 'sub')
+    slow.response.pause() // stops reading: the kernel buffers fill, then the response's
+    const chunk = 'y'.repeat(16 * 1024)
+    // Bounded: 64 MiB at most; the kernel's loopback buffers hold a few MiB.
+    for (let sent = 0; hub.stats().slowConsumersDropped === 0 && sent < 4096; sent++) {
+      await tenancy.withTenant('acme', () => hub.publish('feed', chunk))
+      if (sent % 64 === 0) await new Promise((r) => setImmediate(r))
+    }
+    await waitFor(() => hub.stats().slowConsumersDropped === 1, 'slow stream dropped')
+    expect(hub.connectionCount('acme')).toBe(0)
+  })
+
   test('app.close() ends open event streams instead of waiting for them', async () => {
     const { tenancy } = makeTenancy()
     const { base, app } = await makeServer(tenancy, channelRoutes)
