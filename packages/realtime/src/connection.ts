@@ -58,6 +58,8 @@ export class RealtimeConnection {
   /** Set once the connection is closed (`'client'` when the client went away). */
   closeReason: CloseReason | undefined = undefined
   private readonly closeListeners: Array<(reason: CloseReason) => void> = []
+  /** Resolves a pending graceful {@link end} once the transport is gone. */
+  private gone: () => void = noop
 
   /** @internal Built by the hub at the upgrade (or the start of the event stream). */
   constructor(
@@ -124,7 +126,7 @@ export class RealtimeConnection {
   close(code = 1000, reason = ''): void {
     if (this.closeReason !== undefined) return
     this.transport.end(code, reason)
-    this.closed_('server')
+    this.markClosed('server')
   }
 
   /** Runs `fn` inside this connection's tenant. */
@@ -150,7 +152,7 @@ export class RealtimeConnection {
   drop(reason: CloseReason): void {
     if (this.closeReason !== undefined) return
     this.transport.destroy()
-    this.closed_(reason)
+    this.markClosed(reason)
   }
 
   /** @internal Ends the connection gracefully with `code`, dropping it after `graceMs`. */
@@ -164,19 +166,17 @@ export class RealtimeConnection {
         resolve()
       }
       this.transport.end(code, text)
-      this.closed_(reason)
+      this.markClosed(reason)
     })
   }
 
   /** @internal The transport is gone (the socket or response closed). */
   released(): void {
-    this.closed_('client')
+    this.markClosed('client')
     const gone = this.gone
     this.gone = noop
     gone()
   }
-
-  private gone: () => void = noop
 
   /** @internal Runs a handler inside the tenant; a failure closes the connection with 1011. */
   guard(fn: () => unknown): void {
@@ -195,10 +195,10 @@ export class RealtimeConnection {
     this.request.log.error({ err: error, tenant: this.tenant }, 'realtime handler failed')
     if (this.closeReason !== undefined) return
     this.transport.end(1011, 'handler failed')
-    this.closed_('error')
+    this.markClosed('error')
   }
 
-  private closed_(reason: CloseReason): void {
+  private markClosed(reason: CloseReason): void {
     if (this.closeReason !== undefined) return
     this.closeReason = reason
     for (const fn of this.closeListeners.splice(0)) {

@@ -90,6 +90,11 @@ export function websocketRoute(
   handler: ConnectionHandler,
   options: RealtimeRouteOptions = {},
 ): void {
+  // Without @fastify/websocket, `websocket: true` would be ignored and this a plain GET route.
+  if (!app.hasPlugin('@tenantry/realtime'))
+    throw new Error(
+      `@tenantry/realtime: register realtimePlugin on the app before the route ${url}.`,
+    )
   app.get(
     url,
     { ...withAdmission(hub, options), websocket: true },

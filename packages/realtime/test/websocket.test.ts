@@ -130,3 +130,14 @@ describe('WebSocket connections run inside their tenant', () => {
     await waitFor(() => fast.messages.length === sent, 'fast client got everything')
   })
 })
+
+test('a WebSocket route on an app without realtimePlugin is refused at registration', async () => {
+  const { tenancy } = makeTenancy()
+  const { default: Fastify } = await import('fastify')
+  const { createRealtime } = await import('../src/index.js')
+  const app = Fastify()
+  cleanup.push(() => app.close())
+  expect(() => createRealtime({ tenancy }).websocket(app, '/live', () => {})).toThrow(
+    /register realtimePlugin/,
+  )
+})
