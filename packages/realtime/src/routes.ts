@@ -71,10 +71,12 @@ function take(request: FastifyRequest): Admission {
   return admission
 }
 
+// The route's own preHandlers (authentication, say) run first: a client they refuse never
+// takes one of the tenant's connection slots.
 function withAdmission(hub: Realtime, options: RealtimeRouteOptions): RouteShorthandOptions {
   const own = options.preHandler
   const list = own === undefined ? [] : Array.isArray(own) ? own : [own]
-  return { ...options, preHandler: [admitter(hub), ...list] }
+  return { ...options, preHandler: [...list, admitter(hub)] }
 }
 
 const TEXT = { binary: false }

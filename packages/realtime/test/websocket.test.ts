@@ -141,3 +141,28 @@ test('a WebSocket route on an app without realtimePlugin is refused at registrat
     /register realtimePlugin/,
   )
 })
+
+test('the route’s own preHandler runs first: a refused client takes no slot', async () => {
+  const { tenancy } = makeTenancy()
+  const { ws, hub, app } = await makeServer(
+    tenancy,
+    (app, hub) =>
+      hub.websocket(app, '/t/:tenant/live', () => {}, {
+        preHandler: async (request, reply) => {
+          if (request.headers['x-token'] !== 'ok') await reply.code(401).send()
+        },
+      }),
+    { maxConnectionsPerTenant: 1 },
+  )
+  cleanup.push(() => app.close())
+  for (let i = 0; i < 3; i++)
+    await expect(connect(`${ws}/t/acme/live`)).rejects.toMatchObject({ status: 401 })
+  const { WebSocket } = await import('ws')
+  const ok = new WebSocket(`${ws}/t/acme/live`, { headers: { 'x-token': 'ok' } })
+  cleanup.push(() => ok.terminate())
+  await new Promise((resolve, reject) => {
+    ok.once('open', resolve)
+    ok.once('error', reject)
+  })
+  expect(hub.connectionCount('acme')).toBe(1)
+})
