@@ -105,7 +105,7 @@ export function resolveTenantRef(ref: string, type?: string, tenancy: Tenancy = 
   const parts = parseTenantRef(ref)
   if (type !== undefined && parts.type !== type)
     throw new InvalidTenantRefError(ref, `it names a "${parts.type}", not a "${type}"`)
-  const current = tenancy.als.getStore()?.tenant
+  const current = tenancy.currentTenant()
   if (current === undefined) throw new NoTenantError('Resolving a tenant reference')
   if (current !== parts.tenant)
     throw new WrongTenantError(`The reference ${ref}`, parts.tenant, current, 404)
@@ -113,7 +113,7 @@ export function resolveTenantRef(ref: string, type?: string, tenancy: Tenancy = 
 }
 
 function requireTenantOf(tenancy: Tenancy): string {
-  const tenant = tenancy.als.getStore()?.tenant
+  const tenant = tenancy.currentTenant()
   if (tenant === undefined) throw new NoTenantError('tenantRef()')
   return tenant
 }

@@ -28,22 +28,22 @@ export interface TenantGuardOptions {
  * the current tenant is `tenant`, and throws `WrongTenantError` otherwise — inside another
  * tenant or outside any. A handle (or a transaction made from it) kept in a module variable, a
  * closure or a cache, and used later elsewhere, then fails loudly instead of silently reading
- * or writing `tenant`'s data. The cost is one `AsyncLocalStorage.getStore()` and one awaited
+ * or writing `tenant`'s data. The cost is one `currentTenant()` (an `AsyncLocalStorage.getStore()`) and one awaited
  * result per query; see `docs/context.md`.
  */
 export class TenantGuardPlugin implements KyselyPlugin {
-  private readonly als: Tenancy['als']
+  private readonly tenancy: Tenancy
 
   constructor(
     /** The tenant whose handle this is. */
     readonly tenant: string,
     options: TenantGuardOptions = {},
   ) {
-    this.als = (options.tenancy ?? defaultTenancy).als
+    this.tenancy = options.tenancy ?? defaultTenancy
   }
 
   transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
-    const current = this.als.getStore()?.tenant
+    const current = this.tenancy.currentTenant()
     if (current !== this.tenant && escapeHatch.getStore() !== true)
       throw new WrongTenantError('This database handle', this.tenant, current)
     return args.node
