@@ -23,8 +23,6 @@ export class WrongTenantError extends TenantryError {
   readonly tenant: string
   /** The tenant it was used in (`undefined`: outside any tenant). */
   readonly currentTenant: string | undefined
-  /** HTTP status: 404 for a reference, unset (500) for a handle. */
-  override readonly statusCode: number | undefined
 
   constructor(what: string, tenant: string, currentTenant: string | undefined, status?: number) {
     super(
@@ -33,7 +31,8 @@ export class WrongTenantError extends TenantryError {
     )
     this.tenant = tenant
     this.currentTenant = currentTenant
-    this.statusCode = status
+    // 404 for a reference (a client sent it); unset (500) for a handle (a programming error).
+    if (status !== undefined) (this as { statusCode?: number }).statusCode = status
   }
 }
 

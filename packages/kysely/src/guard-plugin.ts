@@ -20,7 +20,7 @@ const escapeHatch = g[ESCAPE]
 /** Options of {@link tenantGuard} and {@link guardTenantDb}. */
 export interface TenantGuardOptions {
   /** The tenancy whose current tenant is checked; default the shared one. */
-  tenancy?: Tenancy
+  tenancy?: Tenancy | undefined
 }
 
 /**

@@ -14,30 +14,30 @@ import {
 /** Options of {@link createRealtime}. */
 export interface RealtimeOptions {
   /** Carries publishes between processes; default {@link localBroker} (this process only). */
-  broker?: Broker
+  broker?: Broker | undefined
   /** The tenancy connections enter; default the shared one (as `@tenantry/fastify`'s). */
-  tenancy?: Tenancy
+  tenancy?: Tenancy | undefined
   /** Open connections allowed per tenant (WebSocket and SSE together); default 1000. */
-  maxConnectionsPerTenant?: number
+  maxConnectionsPerTenant?: number | undefined
   /**
    * Unsent bytes allowed per connection; a message that would pass it drops the connection as
    * a slow consumer (it reconnects and reloads). Default 1 MiB.
    */
-  maxBufferedBytes?: number
+  maxBufferedBytes?: number | undefined
   /** Comment line sent on idle event streams so proxies keep them open; default 25 000 ms. */
-  heartbeatMs?: number
+  heartbeatMs?: number | undefined
   /** How long a graceful close waits for the client before dropping it; default 5 000 ms. */
-  closeGraceMs?: number
+  closeGraceMs?: number | undefined
 }
 
 /** Options of {@link Realtime.closeTenantConnections}. */
 export interface CloseTenantOptions {
   /** WebSocket close code; default 4410 ("gone", like HTTP 410: do not reconnect). */
-  code?: number
+  code?: number | undefined
   /** Close reason; default `'tenant closed'`. */
-  reason?: string
+  reason?: string | undefined
   /** Only this process's connections; default false (every process, through the broker). */
-  local?: boolean
+  local?: boolean | undefined
 }
 
 /** A snapshot of what a hub holds, for metrics. */

@@ -8,7 +8,7 @@ export interface RealtimePluginOptions {
   /** The hub whose connections this app serves. */
   hub: Realtime
   /** Options for `@fastify/websocket` (registered here unless the app registered it already). */
-  websocket?: WebsocketPluginOptions
+  websocket?: WebsocketPluginOptions | undefined
 }
 
 const plugin: FastifyPluginCallback<RealtimePluginOptions> = (fastify, options, next) => {

@@ -15,7 +15,7 @@ export interface RedisSubscriber {
   on(event: 'message', listener: (channel: string, message: string) => void): unknown
   off(event: 'message', listener: (channel: string, message: string) => void): unknown
   /** ioredis: `'ready'` once connected (and its ready check done). */
-  readonly status?: string
+  readonly status?: string | undefined
   once?(event: 'ready', listener: () => void): unknown
 }
 
@@ -29,7 +29,7 @@ export interface RedisBrokerOptions {
    * Put in front of every Redis channel, so several apps (or test runs) share one Redis without
    * hearing each other; default `'tenantry:rt:'`.
    */
-  prefix?: string
+  prefix?: string | undefined
 }
 
 /**

@@ -33,7 +33,7 @@ class Admission {
   }
 }
 
-type Admitted = FastifyRequest & { [kAdmitted]?: Admission }
+type Admitted = FastifyRequest & { [kAdmitted]?: Admission | undefined }
 
 // Runs before the upgrade (preHandler), so a refusal is a plain HTTP answer: 404 without a
 // tenant (unknown tenants and bad names were answered by @tenantry/fastify already), 429 at the

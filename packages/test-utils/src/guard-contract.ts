@@ -12,7 +12,7 @@ import { baseMigrations, type ContractOptions, type ContractSetup } from './stor
 /** What a backend's factory receives: the contract's setup, plus whether to guard. */
 export interface GuardSetup extends ContractSetup {
   /** Passed to the store as `tenantGuard` (undefined: the default, guarded). */
-  tenantGuard?: boolean
+  tenantGuard?: boolean | undefined
 }
 
 type Store = TenantStore & { install(tenancy: Tenancy): unknown }
