@@ -22,5 +22,6 @@ export default [
   project('testing', 'packages/testing'),
   project('cli', 'packages/cli'),
   project('postgres', 'packages/postgres'),
+  project('realtime', 'packages/realtime'),
   project('wiki', 'examples/wiki'),
 ]

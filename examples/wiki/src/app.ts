@@ -5,6 +5,7 @@ import { tenancy } from '@tenantry/context'
 import { firstOf, fromPath, fromSubdomain, tenantry } from '@tenantry/fastify'
 import type { Logger } from '@tenantry/log'
 import { Outbox } from '@tenantry/mail'
+import { createRealtime, realtimePlugin } from '@tenantry/realtime'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import { adminRoutes } from './routes/admin.js'
 import { MAX_ATTACHMENT_BYTES } from './routes/attachments.js'
@@ -61,14 +62,16 @@ export async function buildApp(options: WikiAppOptions): Promise<WikiApp> {
     outbox,
     publicUrl: options.publicUrl ?? `http://{tenant}.${root}:3000`,
   })
+  const live = createRealtime()
   const services: WikiServices = {
     store,
     settings,
     outbox,
+    live,
     dataDir,
     root,
     createWiki: (name) => createWiki(store, settings, name),
-    destroyWiki: (name) => destroyWiki(store, { dataDir, outbox }, name),
+    destroyWiki: (name) => destroyWiki(store, { dataDir, outbox, live }, name),
   }
 
   const app = (options.logger === undefined
@@ -90,6 +93,7 @@ export async function buildApp(options: WikiAppOptions): Promise<WikiApp> {
   await app.register(tenantry, {
     resolve: firstOf(fromSubdomain({ root }), fromPath('/t/:tenant')),
   })
+  await app.register(realtimePlugin, { hub: live }) // WebSockets resolve their wiki like requests
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const code = typeof error.code === 'string' ? error.code : undefined

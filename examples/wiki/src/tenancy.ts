@@ -2,6 +2,7 @@ import { configureTenancy, getDb, withTenant } from '@tenantry/context'
 import type { TenantStore } from '@tenantry/kysely'
 import { mailResource, type Outbox } from '@tenantry/mail'
 import { createPostgresTenantDatabases } from '@tenantry/postgres'
+import type { Realtime } from '@tenantry/realtime'
 import { defineSettings, type SettingsDefinition } from '@tenantry/settings'
 import { createTenantDatabases } from '@tenantry/sqlite'
 import { destroyTenantFiles, localStorageResource } from '@tenantry/storage'
@@ -164,9 +165,11 @@ export async function createWiki(
 /** Destroys a wiki: its database (after in-flight requests finish), files and sent mail. */
 export async function destroyWiki(
   store: WikiStore,
-  options: { dataDir: string; outbox: Outbox },
+  options: { dataDir: string; outbox: Outbox; live?: Realtime },
   tenant: string,
 ): Promise<void> {
+  // Open live pages hold the tenant: close them first, or the store would wait for them.
+  await options.live?.closeTenantConnections(tenant)
   await store.destroyTenant(tenant)
   await destroyTenantFiles(options.dataDir, tenant)
   options.outbox.clear(tenant)

@@ -22,6 +22,7 @@ export type {
 } from './hooks.js'
 export type { Runner } from './internal.js'
 export { createNameValidator, DNS_LABEL, type NamingOptions, type NamingRule } from './naming.js'
+export * from './ref.js'
 export {
   type EachTenantOptions,
   type ResourceDefinitions,

@@ -6,6 +6,7 @@ import {
 } from '@tenantry/context'
 import type { Kysely } from 'kysely'
 import { StoreClosedError } from './errors.js'
+import { guardTenantDb } from './guard-plugin.js'
 import { migrateEachTenant } from './migrate-all.js'
 import type { MigrationsOption } from './migrations.js'
 import type { EachTenantDbOptions, TenantDatabaseStore } from './store.js'
@@ -41,6 +42,11 @@ export interface BaseStoreOptions {
   releaseTimeoutMs?: number | undefined
   /** The tenancy used for name rules, releasing handles and `withEachTenant`; default: shared. */
   tenancy?: Tenancy | undefined
+  /**
+   * Install the tenant guard on the handles behind `getDb()`: a query on a tenant's handle
+   * outside that tenant throws `WrongTenantError` (escape: `withoutTenantGuard`). Default true.
+   */
+  tenantGuard?: boolean | undefined
 }
 
 /** A backend's defaults for the resource options of {@link BaseStoreOptions}. */
@@ -78,6 +84,8 @@ export abstract class BaseTenantStore<DB, CentralDB = unknown>
   private readonly destroying = new Set<string>()
   /** Tenant → until when a positive existence answer holds (see `existsCacheMs`). */
   private readonly seen = new Map<string, number>()
+  /** Guarded handle → the backend's own (the backend knows and disposes only its own). */
+  private readonly unguarded = new WeakMap<Kysely<DB>, Kysely<DB>>()
 
   constructor(options: BaseStoreOptions, defaults: StoreDefaults) {
     this.tenancy = options.tenancy ?? defaultTenancy
@@ -87,9 +95,13 @@ export abstract class BaseTenantStore<DB, CentralDB = unknown>
     this.releaseTimeoutMs = options.releaseTimeoutMs ?? 5000
     this.hasCentral = options.centralMigrations !== undefined
     const idleTimeoutMs = options.idleTimeoutMs ?? defaults.idleTimeoutMs
+    const guard = options.tenantGuard !== false
     this.resource = {
-      create: (tenant) => this.openChecked(tenant),
-      dispose: (db, tenant) => this.dispose(db, tenant),
+      create: (tenant) =>
+        guard
+          ? this.openChecked(tenant).then((db) => this.guarded(db, tenant))
+          : this.openChecked(tenant),
+      dispose: (db, tenant) => this.dispose(this.unguarded.get(db) ?? db, tenant),
       tenantOnly: true,
       eager: true,
       cap: options.cap ?? defaults.cap,
@@ -177,6 +189,13 @@ export abstract class BaseTenantStore<DB, CentralDB = unknown>
       this.destroying.delete(tenant)
       this.seen.delete(tenant)
     }
+  }
+
+  // The backend's handle stays unguarded for its own work (migrations, info) outside tenants.
+  private guarded(db: Kysely<DB>, tenant: string): Kysely<DB> {
+    const g = guardTenantDb(db, tenant, { tenancy: this.tenancy })
+    this.unguarded.set(g, db)
+    return g
   }
 
   private openChecked(tenant: string): Promise<Kysely<DB>> {

@@ -16,6 +16,13 @@ export {
   TenantBusyError,
   TenantExistsError,
 } from './errors.js'
+export {
+  guardTenantDb,
+  type TenantGuardOptions,
+  TenantGuardPlugin,
+  tenantGuard,
+  withoutTenantGuard,
+} from './guard-plugin.js'
 export { migrateEachTenant } from './migrate-all.js'
 export {
   type MigrationsOption,

@@ -68,7 +68,11 @@ class MemoryStore extends BaseTenantStore<unknown> {
 
 function make(options: Partial<BaseStoreOptions> = {}): { store: MemoryStore; tenancy: Tenancy } {
   const tenancy = createTenancy()
-  const store = new MemoryStore({ migrations: {}, tenancy, ...options }, { cap: 8 })
+  // The fake handles are not Kysely instances, so they cannot carry the tenant guard plugin.
+  const store = new MemoryStore(
+    { migrations: {}, tenancy, tenantGuard: false, ...options },
+    { cap: 8 },
+  )
   store.install(tenancy)
   return { store, tenancy }
 }

@@ -1,6 +1,7 @@
 // The row-level store: shared tables guarded by row-level security. Runs as a role of its own
 // that is no superuser (superusers bypass every policy), created here and dropped after.
 import { createTenancy, isTenantryError, type Tenancy } from '@tenantry/context'
+import { describeTenantGuardContract } from '@tenantry/test-utils/guard-contract'
 import { describeTenantStoreContract } from '@tenantry/test-utils/store-contract'
 import type { Kysely, Migration } from 'kysely'
 import pg from 'pg'
@@ -64,6 +65,21 @@ describeTenantStoreContract(
       poolMax: 10,
     }),
   { skip: SKIP, sharedSchema: true },
+)
+
+describeTenantGuardContract(
+  'postgres row-level',
+  ({ tenancy, migrations, namespace, tenantGuard }) =>
+    createPostgresRowLevelTenantDatabases({
+      connectionString: roleUrl(),
+      migrations,
+      tenancy,
+      tenantGuard,
+      dataSchema: `${run}${namespace}_rows`,
+      registrySchema: `${run}registry`,
+      poolMax: 4,
+    }),
+  { skip: SKIP },
 )
 
 const migrations: Record<string, Migration> = {

@@ -2,6 +2,7 @@
 // in CI, see .ci/run), or, without DATABASE_URL_2, a database created here on the first server
 // and dropped after.
 import { createTenancy, type Tenancy } from '@tenantry/context'
+import { describeTenantGuardContract } from '@tenantry/test-utils/guard-contract'
 import { describeTenantStoreContract } from '@tenantry/test-utils/store-contract'
 import { type Kysely, type Migration, sql } from 'kysely'
 import pg from 'pg'
@@ -66,6 +67,22 @@ describeTenantStoreContract(
       migrations,
       tenancy,
       migrateOnOpen,
+      schemaPrefix: `${run}${namespace}_`,
+      registrySchema: `${run}registry`,
+      poolMax: 4,
+    }),
+  { skip: SKIP },
+)
+
+describeTenantGuardContract(
+  'postgres sharded (two databases)',
+  ({ tenancy, migrations, namespace, tenantGuard }) =>
+    createShardedTenantDatabases({
+      shards: shards(),
+      central: DATABASE_URL!,
+      migrations,
+      tenancy,
+      tenantGuard,
       schemaPrefix: `${run}${namespace}_`,
       registrySchema: `${run}registry`,
       poolMax: 4,

@@ -2,6 +2,7 @@ import { getDb, getMail, getRenderer, getStorage } from '@tenantry/context'
 import { withTransaction } from '@tenantry/kysely'
 import { getLogger } from '@tenantry/log'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import { publishPageChange } from '../live.js'
 import type { PageRow } from '../migrations.js'
 import { wikiSettings } from '../resources.js'
 import type { WikiView } from '../views/layout.js'
@@ -71,7 +72,7 @@ async function notify(
 }
 
 /** Page routes: list, view, create, edit, history and old revisions. */
-export const pageRoutes: FastifyPluginAsync<RouteOptions> = async (app, { pathForm }) => {
+export const pageRoutes: FastifyPluginAsync<RouteOptions> = async (app, { pathForm, services }) => {
   app.get('/', async (request, reply) => {
     const pages = await getDb()
       .selectFrom('pages')
@@ -187,6 +188,7 @@ export const pageRoutes: FastifyPluginAsync<RouteOptions> = async (app, { pathFo
         409,
       )
     }
+    await publishPageChange(services.live, { slug: page.slug, revision, title: form.title })
     await notify(
       view,
       { slug: page.slug, title: form.title },

@@ -1,5 +1,6 @@
 import { TenantryError } from '@tenantry/context'
 import type { Outbox } from '@tenantry/mail'
+import type { Realtime } from '@tenantry/realtime'
 import type { SettingsDefinition } from '@tenantry/settings'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { WikiSettings } from '../renderer.js'
@@ -23,6 +24,8 @@ export interface WikiServices {
   readonly settings: SettingsDefinition<WikiSettings>
   /** Where every wiki's mail goes. */
   readonly outbox: Outbox
+  /** Live page updates (WebSocket), per tenant. */
+  readonly live: Realtime
   /** The data folder (attachments, SQLite files). */
   readonly dataDir: string
   /** The domain under which `{tenant}.{root}` names a wiki, e.g. `localhost`. */

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify'
+import { liveRoutes } from '../live.js'
 import { adminHome } from './admin.js'
 import { attachmentRoutes } from './attachments.js'
 import { outboxRoutes } from './outbox.js'
@@ -31,4 +32,5 @@ export const wikiRoutes: FastifyPluginAsync<RouteOptions> = async (app, options)
   await app.register(settingsRoutes, inner)
   await app.register(outboxRoutes, inner)
   await app.register(attachmentRoutes, inner)
+  await app.register(liveRoutes, inner)
 }

@@ -1,3 +1,4 @@
+import { liveScript } from '../live.js'
 import type { PageRow, RevisionRow } from '../migrations.js'
 import { html, raw, type SafeHtml } from './html.js'
 import { type WikiView, wikiPage } from './layout.js'
@@ -48,7 +49,8 @@ ${
 }
 <form method="post" action="${p}/attachments" enctype="multipart/form-data">
 <input type="file" name="file" required> <button>Upload</button>
-</form>`,
+</form>
+${liveScript(p)}`,
   )
 }
 

@@ -126,6 +126,9 @@ class ShardedStore<DB, CentralDB>
         releaseTimeoutMs: this.releaseTimeoutMs,
         // The placement is the source of truth; each shard answers only when asked.
         existsCacheMs: 0,
+        // This store guards the handles it hands out (or not, as configured): guarding them in
+        // the shard's store too would check every query twice.
+        tenantGuard: false,
         ...(o.poolMax === undefined ? {} : { poolMax: o.poolMax }),
         ...(o.log === undefined ? {} : { log: o.log }),
       })

@@ -1,0 +1,168 @@
+import { afterEach, describe, expect, test } from 'vitest'
+import { type Client, connect, jitter, makeServer, makeTenancy, seen, waitFor } from './helpers.js'
+
+const cleanup: Array<() => Promise<unknown> | unknown> = []
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn()
+})
+
+async function server(...args: Parameters<typeof makeServer>) {
+  const s = await makeServer(...args)
+  cleanup.push(() => s.app.close())
+  return s
+}
+
+async function open(url: string): Promise<Client> {
+  const c = await connect(url)
+  cleanup.push(() => c.socket.terminate())
+  return c
+}
+
+describe('WebSocket connections run inside their tenant', () => {
+  test('the handler, onMessage and the socket’s own listeners see the tenant and its resources', async () => {
+    const { tenancy } = makeTenancy()
+    const { ws } = await server(tenancy, (app, hub) => {
+      hub.websocket(app, '/t/:tenant/live', (conn) => {
+        conn.send('hello', seen(tenancy))
+        conn.onMessage(async (text) => {
+          await jitter() // the later message may finish first: each keeps its tenant
+          conn.send('echo', `${text}@${seen(tenancy)}`)
+        })
+        conn.socket!.on('message', () => conn.send('raw', seen(tenancy)))
+      })
+    })
+    const tenants = ['acme', 'globex', 'initech']
+    const clients = await Promise.all(tenants.map((t) => open(`${ws}/t/${t}/live`)))
+    for (let i = 0; i < 5; i++) for (const c of clients) c.socket.send(`m${i}`)
+    await waitFor(() => clients.every((c) => c.messages.length === 11), 'all replies')
+    clients.forEach((c, i) => {
+      const tenant = tenants[i]!
+      const parsed = c.messages.map((m) => JSON.parse(m) as { channel: string; data: string })
+      expect(parsed[0]).toEqual({ channel: 'hello', data: tenant })
+      const echoes = parsed.filter((m) => m.channel === 'echo').map((m) => m.data)
+      expect(echoes.sort()).toEqual([0, 1, 2, 3, 4].map((n) => `m${n}@${tenant}`))
+      expect(parsed.filter((m) => m.channel === 'raw').map((m) => m.data)).toEqual(
+        Array(5).fill(tenant),
+      )
+    })
+  })
+
+  test('the connection’s scope pins the tenant’s instances until the socket closes', async () => {
+    const { tenancy, disposed } = makeTenancy()
+    const { ws, hub } = await server(tenancy, (app, hub) => {
+      hub.websocket(app, '/t/:tenant/live', (conn) => {
+        conn.onMessage(() => conn.send('probe', seen(tenancy)))
+      })
+    })
+    const c = await open(`${ws}/t/acme/live`)
+    c.socket.send('x')
+    await waitFor(() => c.messages.length === 1, 'probe reply')
+    await tenancy.refreshTenant('acme')
+    expect(disposed).toEqual([]) // held by the open connection
+    c.socket.close()
+    await waitFor(() => disposed.includes('acme'), 'disposal after close')
+    expect(hub.connectionCount('acme')).toBe(0)
+  })
+
+  test('unknown tenants get 404 and bad names 400 before any upgrade; no tenant is 404', async () => {
+    const { tenancy } = makeTenancy()
+    const { ws } = await server(tenancy, (app, hub) => {
+      hub.websocket(app, '/t/:tenant/live', () => {})
+      hub.websocket(app, '/untenanted/live', () => {})
+    })
+    await expect(connect(`${ws}/t/nobody/live`)).rejects.toMatchObject({ status: 404 })
+    await expect(connect(`${ws}/t/Bad_Name/live`)).rejects.toMatchObject({ status: 400 })
+    await expect(connect(`${ws}/untenanted/live`)).rejects.toMatchObject({ status: 404 })
+  })
+
+  test('a tenant at its connection limit gets 429; other tenants are not affected', async () => {
+    const { tenancy } = makeTenancy()
+    const { ws, hub } = await server(
+      tenancy,
+      (app, hub) => hub.websocket(app, '/t/:tenant/live', () => {}),
+      { maxConnectionsPerTenant: 2 },
+    )
+    const a1 = await open(`${ws}/t/acme/live`)
+    await open(`${ws}/t/acme/live`)
+    await expect(connect(`${ws}/t/acme/live`)).rejects.toMatchObject({ status: 429 })
+    await open(`${ws}/t/globex/live`)
+    a1.socket.close()
+    await waitFor(() => hub.connectionCount('acme') === 1, 'slot given back')
+    await open(`${ws}/t/acme/live`)
+    expect(hub.stats()).toMatchObject({ connections: 3, tenants: 2 })
+  })
+
+  test('a handler that throws closes its connection with 1011', async () => {
+    const { tenancy } = makeTenancy()
+    const { ws } = await server(tenancy, (app, hub) =>
+      hub.websocket(app, '/t/:tenant/live', (conn) =>
+        conn.onMessage(() => {
+          throw new Error('boom')
+        }),
+      ),
+    )
+    const c = await open(`${ws}/t/acme/live`)
+    c.socket.send('x')
+    expect((await c.closed).code).toBe(1011)
+  })
+
+  test('a client that does not read is dropped once its buffer passes the bound', async () => {
+    const { tenancy } = makeTenancy()
+    const { ws, hub } = await server(
+      tenancy,
+      (app, hub) => hub.websocket(app, '/t/:tenant/live', (conn) => conn.subscribe('feed')),
+      { maxBufferedBytes: 64 * 1024 },
+    )
+    const slow = await open(`${ws}/t/acme/live`)
+    const fast = await open(`${ws}/t/acme/live`)
+    await waitFor(() => hub.stats().channels === 1 && hub.connectionCount('acme') === 2, 'subs')
+    slow.socket.pause() // stops reading: the kernel buffers fill, then ours
+    const chunk = 'x'.repeat(16 * 1024)
+    let sent = 0
+    // Bounded: 64 MiB at most; the kernel's loopback buffers hold a few MiB.
+    while (hub.stats().slowConsumersDropped === 0 && sent < 4096) {
+      await tenancy.withTenant('acme', () => hub.publish('feed', chunk))
+      sent++
+      if (sent % 64 === 0) await new Promise((r) => setImmediate(r))
+    }
+    await waitFor(() => hub.stats().slowConsumersDropped === 1, 'slow consumer dropped')
+    expect(hub.connectionCount('acme')).toBe(1) // the fast one stays
+    await waitFor(() => fast.messages.length === sent, 'fast client got everything')
+  })
+})
+
+test('a WebSocket route on an app without realtimePlugin is refused at registration', async () => {
+  const { tenancy } = makeTenancy()
+  const { default: Fastify } = await import('fastify')
+  const { createRealtime } = await import('../src/index.js')
+  const app = Fastify()
+  cleanup.push(() => app.close())
+  expect(() => createRealtime({ tenancy }).websocket(app, '/live', () => {})).toThrow(
+    /register realtimePlugin/,
+  )
+})
+
+test('the route’s own preHandler runs first: a refused client takes no slot', async () => {
+  const { tenancy } = makeTenancy()
+  const { ws, hub, app } = await makeServer(
+    tenancy,
+    (app, hub) =>
+      hub.websocket(app, '/t/:tenant/live', () => {}, {
+        preHandler: async (request, reply) => {
+          if (request.headers['x-token'] !== 'ok') await reply.code(401).send()
+        },
+      }),
+    { maxConnectionsPerTenant: 1 },
+  )
+  cleanup.push(() => app.close())
+  for (let i = 0; i < 3; i++)
+    await expect(connect(`${ws}/t/acme/live`)).rejects.toMatchObject({ status: 401 })
+  const { WebSocket } = await import('ws')
+  const ok = new WebSocket(`${ws}/t/acme/live`, { headers: { 'x-token': 'ok' } })
+  cleanup.push(() => ok.terminate())
+  await new Promise((resolve, reject) => {
+    ok.once('open', resolve)
+    ok.once('error', reject)
+  })
+  expect(hub.connectionCount('acme')).toBe(1)
+})
