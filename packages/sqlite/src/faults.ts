@@ -115,6 +115,21 @@ export class TenantGoneError extends TenantryError {
   }
 }
 
+const FAULTS = new Set([
+  'TENANTRY_DB_BUSY',
+  'TENANTRY_READ_ONLY',
+  'TENANTRY_DISK_FULL',
+  'TENANTRY_DB_IO',
+  'TENANTRY_DB_CLOSED',
+  'TENANTRY_TENANT_GONE',
+])
+
+/** True for the errors of this file: faults of the environment, never of a statement. */
+export function isFault(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' && FAULTS.has(code)
+}
+
 /** True for SQLite's `SQLITE_BUSY*` results (another connection holds the lock). */
 export function isBusy(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code
