@@ -4,7 +4,8 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { EXIT } from '../src/index.js'
-import { cli, storeOn, tempDir } from './helpers.js'
+import { tempDir } from '@tenantry/test-utils'
+import { cli, storeOn } from './helpers.js'
 
 describe('tenantry doctor', () => {
   it('reports orphans, fixes them with --fix, then finds nothing', async () => {

@@ -13,6 +13,7 @@ import {
 } from 'kysely'
 import { DatabaseBusyError, isBusy, TenantGoneError, translateFault } from './faults.js'
 import type { FileIdentity } from './identity.js'
+import { writeTurn } from './lock.js'
 
 /** What the tenantry SQLite driver needs besides the database. */
 export interface DriverOptions {
@@ -24,6 +25,8 @@ export interface DriverOptions {
   identity?: FileIdentity
   /** Prepared statements kept per handle (least recently used go first); default 64, 0 = off. */
   statementCache?: number
+  /** The database file: write transactions of one process on it take turns, in order. */
+  file?: string
 }
 
 /** A Kysely `SqliteDatabase` that also exposes its better-sqlite3 handle (see `guard.ts`). */
@@ -72,13 +75,20 @@ export class TenantSqliteDriver implements Driver {
 
   async commitTransaction(c: DatabaseConnection): Promise<void> {
     await c.executeQuery(CompiledQuery.raw('commit'))
+    // A refused COMMIT leaves the transaction open: the turn ends with the rollback then.
+    if ((c as TenantSqliteConnection).inTransaction !== true)
+      (c as TenantSqliteConnection).endTurn()
   }
 
   async rollbackTransaction(c: DatabaseConnection): Promise<void> {
-    // SQLite rolls back by itself after SQLITE_FULL, IOERR, NOMEM and some BUSY results; a
-    // second ROLLBACK would fail and hide the error that caused it.
-    if ((c as TenantSqliteConnection).inTransaction === false) return
-    await c.executeQuery(CompiledQuery.raw('rollback'))
+    const conn = c as TenantSqliteConnection
+    try {
+      // SQLite rolls back by itself after SQLITE_FULL, IOERR, NOMEM and some BUSY results; a
+      // second ROLLBACK would fail and hide the error that caused it.
+      if (conn.inTransaction !== false) await c.executeQuery(CompiledQuery.raw('rollback'))
+    } finally {
+      conn.endTurn()
+    }
   }
 
   async savepoint(c: DatabaseConnection, name: string, compile: QueryCompiler['compileQuery']) {
@@ -119,6 +129,8 @@ class TenantSqliteConnection implements DatabaseConnection {
   private readonly identity: FileIdentity | undefined
   private readonly cacheSize: number
   private readonly statements = new Map<string, Database.Statement>()
+  private readonly file: string | undefined
+  private turn: (() => void) | undefined
 
   constructor(db: RawBacked, options: DriverOptions) {
     this.db = db
@@ -126,6 +138,14 @@ class TenantSqliteConnection implements DatabaseConnection {
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5000
     this.identity = options.identity
     this.cacheSize = options.statementCache ?? 64
+    this.file = options.file
+  }
+
+  /** Ends this connection's write turn in the process (see `writeTurn`). */
+  endTurn(): void {
+    const turn = this.turn
+    this.turn = undefined
+    turn?.()
   }
 
   /** Whether SQLite has a transaction open (`undefined` when the handle is not better-sqlite3). */
@@ -135,9 +155,19 @@ class TenantSqliteConnection implements DatabaseConnection {
   }
 
   async begin(readOnly: boolean): Promise<void> {
-    await this.executeQuery(CompiledQuery.raw(readOnly ? 'begin' : 'begin immediate'))
+    if (!readOnly && this.file !== undefined) {
+      this.turn = await writeTurn(this.file, this.busyTimeoutMs)
+      if (this.turn === undefined) throw new DatabaseBusyError(this.tenant, this.busyTimeoutMs)
+    }
+    try {
+      await this.executeQuery(CompiledQuery.raw(readOnly ? 'begin' : 'begin immediate'))
+    } catch (error) {
+      this.endTurn()
+      throw error
+    }
     if (this.identity !== undefined && !this.identity.isLinked()) {
       this.run('rollback')
+      this.endTurn()
       throw new TenantGoneError(this.tenant ?? '?')
     }
   }
@@ -167,7 +197,7 @@ class TenantSqliteConnection implements DatabaseConnection {
       // Outside a transaction a busy statement did nothing: wait (without blocking) and retry.
       // `begin immediate` is such a statement too.
       if (!isBusy(error) || this.inTransaction === true) throw this.fault(error)
-      result = await this.retryBusy(exec)
+      result = await this.retryBusy(exec, !stmt.readonly)
     }
     if (!stmt.readonly && this.identity !== undefined && this.inTransaction === false) {
       // An autocommit write has committed by now: if the file was unlinked before it took the
@@ -210,19 +240,30 @@ class TenantSqliteConnection implements DatabaseConnection {
     return stmt
   }
 
-  private async retryBusy<T>(exec: () => T): Promise<T> {
+  private async retryBusy<T>(exec: () => T, writes: boolean): Promise<T> {
     const deadline = Date.now() + this.busyTimeoutMs
-    let delay = 1
-    for (;;) {
-      if (Date.now() >= deadline) throw new DatabaseBusyError(this.tenant, this.busyTimeoutMs)
-      // Jitter keeps processes that collided from colliding again in step.
-      await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random())))
-      delay = Math.min(delay * 2, 25)
-      try {
-        return exec()
-      } catch (error) {
-        if (!isBusy(error) || this.inTransaction === true) throw this.fault(error)
+    // An autocommit write waits in this process's queue too (BEGIN IMMEDIATE already holds a
+    // turn), so a loop of transactions here cannot starve it.
+    let turn: (() => void) | undefined
+    if (writes && this.turn === undefined && this.file !== undefined) {
+      turn = await writeTurn(this.file, this.busyTimeoutMs)
+      if (turn === undefined) throw new DatabaseBusyError(this.tenant, this.busyTimeoutMs)
+    }
+    try {
+      let delay = 1
+      for (;;) {
+        try {
+          return exec()
+        } catch (error) {
+          if (!isBusy(error) || this.inTransaction === true) throw this.fault(error)
+        }
+        if (Date.now() >= deadline) throw new DatabaseBusyError(this.tenant, this.busyTimeoutMs)
+        // Jitter keeps processes that collided from colliding again in step.
+        await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random())))
+        delay = Math.min(delay * 2, 25)
       }
+    } finally {
+      turn?.()
     }
   }
 

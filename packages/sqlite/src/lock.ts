@@ -7,6 +7,42 @@ import { isBusy, ReadOnlyStorageError } from './faults.js'
 
 // Callers in this process queue here, so only one of them at a time polls the file lock.
 const queues = new Map<string, Promise<void>>()
+// Writers of one database file in this process take turns here, first come first served.
+const writeTurns = new Map<string, Promise<void>>()
+
+/**
+ * Waits (at most `timeoutMs`) for this process's turn to write `file`, and resolves with the
+ * function that ends the turn. SQLite's locks are not fair: a loop that commits and begins
+ * again at once would keep a migration or a destroy in the same process polling forever.
+ * Resolves `undefined` when the wait timed out (the caller reports the contention).
+ */
+export async function writeTurn(
+  file: string,
+  timeoutMs: number,
+): Promise<(() => void) | undefined> {
+  const prev = writeTurns.get(file)
+  let end!: () => void
+  const mine = new Promise<void>((r) => {
+    end = r
+  })
+  const tail = prev === undefined ? mine : prev.then(() => mine)
+  writeTurns.set(file, tail)
+  const release = () => {
+    end()
+    if (writeTurns.get(file) === tail) writeTurns.delete(file)
+  }
+  if (prev === undefined) return release
+  let timer: NodeJS.Timeout | undefined
+  const timedOut = new Promise<'timeout'>((r) => {
+    timer = setTimeout(() => r('timeout'), timeoutMs)
+  })
+  const outcome = await Promise.race([prev.then(() => 'turn' as const), timedOut])
+  clearTimeout(timer)
+  if (outcome === 'turn') return release
+  // Give up the place in the queue without blocking those behind: end as soon as it comes.
+  void prev.then(release)
+  return undefined
+}
 
 /**
  * Runs `fn` while holding the lock at `path`, exclusive across async callers, worker threads
@@ -153,7 +189,15 @@ export async function withDatabaseWriteLock<R>(
   timeoutMs: number,
   fn: () => R,
 ): Promise<R> {
-  const db = new Database(file, { fileMustExist: true, timeout: 0 })
+  const turn = await writeTurn(file, timeoutMs)
+  if (turn === undefined) throw new TenantBusyError(tenant, timeoutMs)
+  let db: Database.Database
+  try {
+    db = new Database(file, { fileMustExist: true, timeout: 0 })
+  } catch (error) {
+    turn()
+    throw error
+  }
   try {
     const deadline = Date.now() + timeoutMs
     let delay = 1
@@ -173,5 +217,6 @@ export async function withDatabaseWriteLock<R>(
     // The files are gone by now: SQLite sees the database moved and skips its checkpoint and
     // WAL cleanup on close, which would otherwise act on a re-created tenant's files by name.
     db.close()
+    turn()
   }
 }

@@ -133,7 +133,7 @@ export async function repairTenants(
     }
     return undefined
   }
-  const pointsIntoTenants = (abs: string) => layout.tenantOf(join(abs, 'x')) !== undefined
+  const pointsIntoTenants = (abs: string) => layout.tenantOfFolder(abs) !== undefined
 
   const check = async (
     abs: string,

@@ -50,6 +50,7 @@ export function openServing<DB>(
       busyTimeoutMs: options.busyTimeoutMs,
       identity,
       statementCache: options.statementCache,
+      file: raw.name,
     },
   )
   return { tenant, db, raw, identity }
@@ -60,7 +61,7 @@ export function openServing<DB>(
  * the Kysely afterwards then reaches the driver and fails with `TENANTRY_DB_CLOSED` instead of
  * Kysely's bare "driver has already been destroyed".
  */
-export function closeServing(h: ServingHandle<unknown>): void {
+export function closeServing(h: ServingHandle<any>): void {
   if (h.raw.open) h.raw.close()
   h.identity.close()
 }
@@ -81,6 +82,7 @@ export function migrationKysely(
     {
       busyTimeoutMs: options.busyTimeoutMs,
       statementCache: 0,
+      file: raw.name,
     },
   )
 }

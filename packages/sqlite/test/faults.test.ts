@@ -6,10 +6,10 @@ import { createTenancy, isTenantryError, type Tenancy } from '@tenantry/context'
 import { type Kysely, sql } from 'kysely'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createTenantDatabases, type TenantDatabases, withTransaction } from '../src/index.js'
-import { latch, tempRoot } from './helpers.js'
-import { baseMigrations } from './store-contract.js'
+import { deferred, tempDir } from '@tenantry/test-utils'
+import { baseMigrations } from '@tenantry/test-utils/store-contract'
 
-const root = tempRoot()
+const root = tempDir()
 let n = 0
 const stores: TenantDatabases<any>[] = []
 afterEach(async () => {
@@ -79,13 +79,13 @@ describe('write transactions under contention', () => {
   it('a read-only transaction runs beside a writer and sees one snapshot', async () => {
     const { a, b } = pair()
     await a.store.createTenant('t')
-    const writing = latch()
-    const done = latch()
+    const writing = deferred()
+    const done = deferred()
     const writer = a.tenancy.withTenant('t', () =>
       withTransaction(
         async () => {
           await a.db().insertInto('note').values({ id: 1, title: 'w' }).execute()
-          writing.open()
+          writing.resolve()
           await done.promise
         },
         { tenancy: a.tenancy },
@@ -96,7 +96,7 @@ describe('write transactions under contention', () => {
       withTransaction(
         async () => {
           const before = await b.db().selectFrom('note').selectAll().execute()
-          done.open()
+          done.resolve()
           await writer
           const after = await b.db().selectFrom('note').selectAll().execute()
           return [before.length, after.length]
@@ -133,11 +133,11 @@ describe('a tenant replaced under an open handle', () => {
   it('a write in a scope that outlived the destroy is refused, never acknowledged into the deleted file', async () => {
     const { a, b } = pair()
     await a.store.createTenant('t')
-    const inside = latch()
-    const destroyed = latch()
+    const inside = deferred()
+    const destroyed = deferred()
     const scope = a.tenancy.withTenant('t', async () => {
       await a.db().selectFrom('note').selectAll().execute()
-      inside.open()
+      inside.resolve()
       await destroyed.promise
       const plain = await codeOf(a.db().insertInto('note').values({ id: 1, title: 'x' }).execute())
       const inTx = await codeOf(
@@ -150,7 +150,7 @@ describe('a tenant replaced under an open handle', () => {
     await inside.promise
     await b.store.destroyTenant('t')
     await b.store.createTenant('t')
-    destroyed.open()
+    destroyed.resolve()
     expect(await scope).toEqual(['TENANTRY_TENANT_GONE', 'TENANTRY_TENANT_GONE'])
     const rows = await b.tenancy.withTenant('t', () =>
       b.db().selectFrom('note').selectAll().execute(),

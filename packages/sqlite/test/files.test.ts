@@ -124,14 +124,16 @@ describe('files on disk', () => {
 })
 
 describe('connections', () => {
-  it('sets WAL, busy_timeout, foreign_keys and synchronous=NORMAL on every handle', async () => {
+  it('sets WAL, foreign_keys and synchronous=NORMAL on every handle, and no blocking busy_timeout', async () => {
     const { store, tenancy, db } = make({ busyTimeoutMs: 1234 })
     await store.createTenant('acme')
     await tenancy.withTenant('acme', async () => {
       const get = async (p: string) =>
         Object.values((await sql.raw(`PRAGMA ${p}`).execute(db())).rows[0] as object)[0]
       expect(await get('journal_mode')).toBe('wal')
-      expect(await get('busy_timeout')).toBe(1234)
+      // busyTimeoutMs is waited for by the driver, off the event loop: SQLite's own busy
+      // handler (which sleeps inside it) stays off.
+      expect(await get('busy_timeout')).toBe(0)
       expect(await get('foreign_keys')).toBe(1)
       expect(await get('synchronous')).toBe(1)
       // foreign_keys is enforced

@@ -6,10 +6,10 @@ import { createTenancy, isTenantryError } from '@tenantry/context'
 import type { Kysely } from 'kysely'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createTenantDatabases, type TenantDatabases } from '../src/index.js'
-import { tempRoot } from './helpers.js'
-import { baseMigrations } from './store-contract.js'
+import { tempDir } from '@tenantry/test-utils'
+import { baseMigrations } from '@tenantry/test-utils/store-contract'
 
-const root = tempRoot()
+const root = tempDir()
 let n = 0
 const stores: TenantDatabases<any>[] = []
 afterEach(async () => {
@@ -42,7 +42,7 @@ describe('symbolic links in the data root', () => {
     )
     symlinkSync(join(dir, 'tenants', 'victim'), join(dir, 'tenants', 'evil'))
 
-    expect(await store.listTenants()).toEqual(['victim'])
+    expect(await store.list()).toEqual(['victim'])
     expect(await codeOf(() => store.exists('evil'))).toBe('TENANTRY_TENANT_PATH')
     expect(
       await codeOf(tenancy.withTenant('evil', () => db().selectFrom('note').selectAll().execute())),
@@ -69,7 +69,7 @@ describe('symbolic links in the data root', () => {
       join(dir, 'tenants', 'victim', 'db.sqlite3'),
       join(dir, 'tenants', 'evil', 'db.sqlite3'),
     )
-    expect(await store.listTenants()).toEqual(['victim'])
+    expect(await store.list()).toEqual(['victim'])
     expect(await codeOf(tenancy.withTenant('evil', () => 1))).toBe('TENANTRY_TENANT_PATH')
     expect(await codeOf(store.destroyTenant('evil'))).toBe('TENANTRY_TENANT_PATH')
     expect(existsSync(join(dir, 'tenants', 'victim', 'db.sqlite3'))).toBe(true)
@@ -87,7 +87,7 @@ describe('symbolic links in the data root', () => {
     await other.createTenant('acme')
     mkdirSync(dir, { recursive: true })
     symlinkSync(join(elsewhere, 'tenants'), join(dir, 'tenants'))
-    expect(await store.listTenants()).toEqual([])
+    expect(await store.list()).toEqual([])
     expect(await codeOf(tenancy.withTenant('acme', () => 1))).toBe('TENANTRY_TENANT_PATH')
     expect(await codeOf(store.createTenant('fresh'))).toBe('TENANTRY_TENANT_PATH')
     expect(existsSync(join(elsewhere, 'tenants', 'fresh'))).toBe(false)
@@ -106,7 +106,7 @@ describe('symbolic links in the data root', () => {
     }).install(tenancy)
     stores.push(store)
     await store.createTenant('acme')
-    expect(await store.listTenants()).toEqual(['acme'])
+    expect(await store.list()).toEqual(['acme'])
     expect(await tenancy.withTenant('acme', () => 'in')).toBe('in')
   })
 })

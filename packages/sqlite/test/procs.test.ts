@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest'
 import { createTenantDatabases } from '../src/index.js'
 import type { ProcConfig } from './fixtures/proc.js'
 import { procMigrations } from './fixtures/proc-migrations.js'
-import { tempRoot } from './helpers.js'
+import { tempDir } from '@tenantry/test-utils'
 
 const fixture = join(import.meta.dirname, 'fixtures', 'proc.ts')
 const tenants = Array.from({ length: 50 }, (_, i) => `t${String(i).padStart(2, '0')}`)
@@ -75,7 +75,7 @@ function finalState(root: string): Map<string, { gen: string | undefined; ids: S
 
 describe('four processes on one data root', () => {
   it('serve, churn, migrate and get SIGKILLed: no BUSY reaches a caller, no acknowledged write is lost', async () => {
-    const root = tempRoot('tenantry-procs-')
+    const root = tempDir('tenantry-procs-')
     const setup = createTenancy()
     const seed = createTenantDatabases({
       root,

@@ -9,10 +9,11 @@ import { createTenancy, isTenantryError } from '@tenantry/context'
 import type { Kysely } from 'kysely'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createTenantDatabases, type TenantDatabases } from '../src/index.js'
-import { filesUnder, tempRoot } from './helpers.js'
-import { baseMigrations } from './store-contract.js'
+import { tempDir } from '@tenantry/test-utils'
+import { filesUnder } from './helpers.js'
+import { baseMigrations } from '@tenantry/test-utils/store-contract'
 
-const root = tempRoot()
+const root = tempDir()
 const source = join(root, 'rw')
 const view = join(root, 'ro')
 
@@ -81,7 +82,7 @@ describe.runIf(mounted)(
       const db = () => tenancy.getResource('db') as Kysely<any>
 
       expect(await codeOf(store.createTenant('fresh'))).toBe('TENANTRY_READ_ONLY')
-      expect(await store.listTenants()).toEqual(['acme'])
+      expect(await store.list()).toEqual(['acme'])
       const rows = await tenancy.withTenant('acme', () =>
         db().selectFrom('note').select('title').execute(),
       )

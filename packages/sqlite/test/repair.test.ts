@@ -8,10 +8,11 @@ import Database from 'better-sqlite3'
 import type { Kysely } from 'kysely'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createTenantDatabases, type TenantDatabases } from '../src/index.js'
-import { filesUnder, tempRoot } from './helpers.js'
-import { baseMigrations } from './store-contract.js'
+import { tempDir } from '@tenantry/test-utils'
+import { filesUnder } from './helpers.js'
+import { baseMigrations } from '@tenantry/test-utils/store-contract'
 
-const root = tempRoot()
+const root = tempDir()
 let n = 0
 const stores: TenantDatabases<any>[] = []
 afterEach(async () => {

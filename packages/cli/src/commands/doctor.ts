@@ -1,4 +1,4 @@
-import type { TenantStore } from '@tenantry/context'
+import type { TenantStore } from '@tenantry/kysely'
 import type { Command } from 'commander'
 import type { CliIO } from '../cli.js'
 import { CliError, EXIT, type ExitCode } from '../errors.js'
