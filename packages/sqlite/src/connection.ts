@@ -11,7 +11,7 @@ import {
   type SqliteDialectConfig,
 } from 'kysely'
 import { type DriverOptions, type RawBacked, TenantSqliteDriver } from './driver.js'
-import { isTransient } from './faults.js'
+import { isTransient, ReadOnlyStorageError } from './faults.js'
 
 /** A pino-compatible logger: SQL lines go to `debug`, failed statements to `error`. */
 export interface SqlLogger {
@@ -64,8 +64,8 @@ export const CONNECTION_PRAGMAS = 'PRAGMA synchronous = NORMAL; PRAGMA foreign_k
 /**
  * Opens a database file with the per-connection settings. `busyTimeoutMs` is SQLite's own busy
  * handler, which sleeps in the event loop: serving handles pass 0 and let the driver wait.
- * `readOnlyFallback`: on a read-only mount, where WAL cannot make its `-shm` file, the file is
- * opened `immutable` (safe there: nobody can write it) so that reads keep working.
+ * `readOnlyFallback`: on a read-only mount, where WAL cannot make its `-shm` file, the failure
+ * becomes `TENANTRY_READ_ONLY` (documented) instead of SQLite's bare `SQLITE_CANTOPEN`.
  */
 export function openFile(
   file: string,
@@ -78,32 +78,32 @@ export function openFile(
     raw.exec(CONNECTION_PRAGMAS)
   } catch (error) {
     if (raw?.open) raw.close()
-    if (options.readOnlyFallback && onReadOnlyMount(file)) return openImmutable(file)
+    if (options.readOnlyFallback && onReadOnlyMount(file))
+      throw new ReadOnlyStorageError(undefined, file, {
+        cause: error,
+        reason:
+          'a WAL database needs its -shm file, which a read-only mount cannot hold (better-sqlite3 cannot open it immutable); copy the data root or remount it read-write to read it',
+      })
     throw error
   }
   return raw
 }
 
-/** True when `file`'s folder sits on a read-only mount (`EROFS`; permissions do not count). */
+/**
+ * True when `file`'s folder (or, when it does not exist yet, its nearest existing ancestor)
+ * sits on a read-only mount (`EROFS`; permissions do not count).
+ */
 export function onReadOnlyMount(file: string): boolean {
-  try {
-    accessSync(dirname(file), constants.W_OK)
-    return false
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EROFS'
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    try {
+      accessSync(dir, constants.W_OK)
+      return false
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'EROFS') return true
+      if (code !== 'ENOENT' || dirname(dir) === dir) return false
+    }
   }
-}
-
-function openImmutable(file: string): Database.Database {
-  const uri = `file:${encodeURI(file).replace(/[?#]/g, encodeURIComponent)}?immutable=1`
-  const raw = new Database(uri, { readonly: true, fileMustExist: true })
-  try {
-    raw.exec('PRAGMA foreign_keys = ON')
-  } catch (error) {
-    raw.close()
-    throw error
-  }
-  return raw
 }
 
 /** A Kysely over one handle, logging with `fields` (the tenant) when a logger is given. */

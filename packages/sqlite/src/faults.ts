@@ -36,16 +36,23 @@ export class ReadOnlyStorageError extends TenantryError {
   readonly tenant: string | undefined
   /** The path that could not be written. */
   readonly path: string | undefined
+  /** Why, beyond "cannot be written" (for example: WAL needs its -shm file). */
+  readonly reason: string | undefined
   override readonly statusCode = 503
 
-  constructor(tenant: string | undefined, path: string | undefined, options?: ErrorOptions) {
+  constructor(
+    tenant: string | undefined,
+    path: string | undefined,
+    options?: ErrorOptions & { reason?: string },
+  ) {
     super(
       'TENANTRY_READ_ONLY',
-      `${who(tenant)} cannot be written${path === undefined ? '' : ` (${path})`}: the file system is read-only or the process lacks write permission. Reads of existing tenants still work; remount the data root read-write to create, migrate, destroy or write.`,
+      `${who(tenant)} cannot be written${path === undefined ? '' : ` (${path})`}: the file system is read-only or the process lacks write permission${options?.reason ? `, and ${options.reason}` : ''}. Remount the data root read-write to create, migrate, destroy or write.`,
       options,
     )
     this.tenant = tenant
     this.path = path
+    this.reason = options?.reason
   }
 }
 

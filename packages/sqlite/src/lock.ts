@@ -160,7 +160,8 @@ function isReadOnly(error: unknown, path: string): boolean {
   const code = (error as { code?: unknown }).code
   if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return true
   if (typeof code === 'string' && code.startsWith('SQLITE_READONLY')) return true
-  return code === 'SQLITE_CANTOPEN' && onReadOnlyMount(path)
+  // mkdir -p on a read-only mount says ENOENT, not EROFS.
+  return (code === 'SQLITE_CANTOPEN' || code === 'ENOENT') && onReadOnlyMount(path)
 }
 
 function isGone(error: unknown): boolean {

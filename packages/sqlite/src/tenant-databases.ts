@@ -1,6 +1,6 @@
 import { existsSync, renameSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { UnknownTenantError } from '@tenantry/context'
+import { isTenantryError, UnknownTenantError } from '@tenantry/context'
 import {
   type BaseStoreOptions,
   BaseTenantStore,
@@ -13,7 +13,7 @@ import type { Kysely } from 'kysely'
 import { SqliteCentral } from './central.js'
 import { openFile, type SqlLogger } from './connection.js'
 import { PendingMigrationsError, TenantExistsError } from './errors.js'
-import { translateFault } from './faults.js'
+import { ReadOnlyStorageError, translateFault } from './faults.js'
 import { fsyncPath, headerVersion, rmdirQuiet } from './files.js'
 import { type BucketingOptions, Layout, lockFile, sqliteSidecars, tempFile } from './layout.js'
 import { unlinkQuiet, withFileLock } from './lock.js'
@@ -288,6 +288,11 @@ class SqliteTenantStore<DB, CentralDB>
       h = openServing<DB>(file, tenant, this.serving)
     } catch (error) {
       if (!existsSync(file)) throw new UnknownTenantError(tenant)
+      if (isTenantryError(error, 'TENANTRY_READ_ONLY'))
+        throw new ReadOnlyStorageError(tenant, file, {
+          cause: error.cause,
+          reason: (error as ReadOnlyStorageError).reason,
+        })
       throw translateFault(error, tenant)
     }
     try {
