@@ -3,6 +3,7 @@
 // handle, migrate-all beside writers, and faults that must not read as "the migration failed".
 import { join } from 'node:path'
 import { createTenancy, isTenantryError, type Tenancy } from '@tenantry/context'
+import Database from 'better-sqlite3'
 import { type Kysely, sql } from 'kysely'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createTenantDatabases, type TenantDatabases, withTransaction } from '../src/index.js'
@@ -105,6 +106,49 @@ describe('write transactions under contention', () => {
       ),
     )
     expect(seen).toEqual([0, 0])
+  })
+})
+
+describe('whole-transaction retries', () => {
+  it('a write lock held past busyTimeoutMs is TENANTRY_DB_BUSY without retries, and waited out with them', async () => {
+    const { a, dir } = pair({ busyTimeoutMs: 20 })
+    await a.store.createTenant('t')
+    const holder = new Database(join(dir, 'tenants', 't', 'db.sqlite3'))
+    // Holds the write lock for a while from another connection; resolves once it let go.
+    const hold = () =>
+      new Promise<void>((released) => {
+        holder.exec('BEGIN IMMEDIATE')
+        setTimeout(() => {
+          holder.exec('COMMIT')
+          released()
+        }, 100)
+      })
+    const write = (retries: number) =>
+      a.tenancy.withTenant('t', () =>
+        withTransaction(
+          () =>
+            a
+              .db()
+              .insertInto('note')
+              .values({ title: `r${retries}` })
+              .execute(),
+          {
+            tenancy: a.tenancy,
+            retries,
+          },
+        ),
+      )
+    try {
+      const first = hold()
+      expect(await codeOf(write(0))).toBe('TENANTRY_DB_BUSY')
+      await first
+      const second = hold()
+      expect(await codeOf(write(30))).toBe('ok')
+      await second
+    } finally {
+      if (holder.inTransaction) holder.exec('COMMIT')
+      holder.close()
+    }
   })
 })
 
