@@ -3,12 +3,12 @@
 // handle, migrate-all beside writers, and faults that must not read as "the migration failed".
 import { join } from 'node:path'
 import { createTenancy, isTenantryError, type Tenancy } from '@tenantry/context'
+import { deferred, tempDir } from '@tenantry/test-utils'
+import { baseMigrations } from '@tenantry/test-utils/store-contract'
 import Database from 'better-sqlite3'
 import { type Kysely, sql } from 'kysely'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createTenantDatabases, type TenantDatabases, withTransaction } from '../src/index.js'
-import { deferred, tempDir } from '@tenantry/test-utils'
-import { baseMigrations } from '@tenantry/test-utils/store-contract'
 
 const root = tempDir()
 let n = 0

@@ -3,11 +3,11 @@
 import { existsSync, mkdirSync, symlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { createTenancy, isTenantryError } from '@tenantry/context'
+import { tempDir } from '@tenantry/test-utils'
+import { baseMigrations } from '@tenantry/test-utils/store-contract'
 import type { Kysely } from 'kysely'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createTenantDatabases, type TenantDatabases } from '../src/index.js'
-import { tempDir } from '@tenantry/test-utils'
-import { baseMigrations } from '@tenantry/test-utils/store-contract'
 
 const root = tempDir()
 let n = 0

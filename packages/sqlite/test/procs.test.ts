@@ -8,12 +8,12 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { createTenancy } from '@tenantry/context'
+import { tempDir } from '@tenantry/test-utils'
 import Database from 'better-sqlite3'
 import { describe, expect, it } from 'vitest'
 import { createTenantDatabases } from '../src/index.js'
 import type { ProcConfig } from './fixtures/proc.js'
 import { procMigrations } from './fixtures/proc-migrations.js'
-import { tempDir } from '@tenantry/test-utils'
 
 const fixture = join(import.meta.dirname, 'fixtures', 'proc.ts')
 const tenants = Array.from({ length: 50 }, (_, i) => `t${String(i).padStart(2, '0')}`)
@@ -175,6 +175,17 @@ describe('four processes on one data root', () => {
       [...s.ids].filter((id) => id.startsWith('!unmigrated')),
     )
 
+    // What the SIGKILLs left behind (orphan locks, half-built files), found and fixed.
+    const doctorTenancy = createTenancy()
+    const doctor = createTenantDatabases({
+      root,
+      migrations: procMigrations(true),
+      tenancy: doctorTenancy,
+    })
+    const debris = await doctor.repair({ fix: true })
+    const after = await doctor.repair()
+    await doctor.close()
+
     console.log(
       [
         `four processes on one root (${children.length} spawned, ${lines.filter((l) => l.k === 'killed').length} SIGKILLed):`,
@@ -184,6 +195,7 @@ describe('four processes on one data root', () => {
         `  acknowledged writes missing ${missing.length} (goal 0); acknowledged after their tenant was destroyed ${afterDestroy} (goal 0); stale reads ${staleReads} (goal 0)`,
         `  churn: ${destroyed.size} destroys, ${lines.filter((l) => l.k === 'created').length} re-creates; ${concurrentWithDestroy} writes raced a destroy (kept or destroyed with it, both correct)`,
         `  migrate-all runs finished ${migrated.length}: ${JSON.stringify(migrated.map((m) => ({ ok: m.ok, failed: m.failed })))}`,
+        `  repair after the kills: ${debris.length} finding(s) ${JSON.stringify(debris.map((f) => `${f.kind} ${f.path}${f.fixed ? ' fixed' : ''}`))}; left after --fix: ${after.length}`,
       ].join('\n'),
     )
     expect(unexpected.slice(0, 5)).toEqual([])
@@ -195,5 +207,7 @@ describe('four processes on one data root', () => {
     expect(migrated.length).toBeGreaterThan(0)
     expect(migrated.flatMap((m) => m.failed)).toEqual([])
     expect(acks.filter((a) => a.t === HOT).length).toBeGreaterThan(0)
+    expect(debris.filter((f) => !f.fixed)).toEqual([])
+    expect(after).toEqual([])
   }, 120_000)
 })

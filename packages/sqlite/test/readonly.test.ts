@@ -6,12 +6,12 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { createTenancy, isTenantryError } from '@tenantry/context'
+import { tempDir } from '@tenantry/test-utils'
+import { baseMigrations } from '@tenantry/test-utils/store-contract'
 import type { Kysely } from 'kysely'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createTenantDatabases, type TenantDatabases } from '../src/index.js'
-import { tempDir } from '@tenantry/test-utils'
 import { filesUnder } from './helpers.js'
-import { baseMigrations } from '@tenantry/test-utils/store-contract'
 
 const root = tempDir()
 const source = join(root, 'rw')

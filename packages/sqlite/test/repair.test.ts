@@ -4,13 +4,13 @@
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createTenancy } from '@tenantry/context'
+import { tempDir } from '@tenantry/test-utils'
+import { baseMigrations } from '@tenantry/test-utils/store-contract'
 import Database from 'better-sqlite3'
 import type { Kysely } from 'kysely'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createTenantDatabases, type TenantDatabases } from '../src/index.js'
-import { tempDir } from '@tenantry/test-utils'
 import { filesUnder } from './helpers.js'
-import { baseMigrations } from '@tenantry/test-utils/store-contract'
 
 const root = tempDir()
 let n = 0
