@@ -37,11 +37,7 @@ if (cluster.isPrimary && workers > 1) {
 } else {
   await app.listen({ port, host })
   if (cluster.isPrimary)
-    printUrls(
-      (app.server.address() as { port: number }).port,
-      await app.wiki.store.list(),
-      '',
-    )
+    printUrls((app.server.address() as { port: number }).port, await app.wiki.store.list(), '')
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       app.close().then(

@@ -2,9 +2,9 @@
 // 1 while anything is left unfixed.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { tempDir } from '@tenantry/test-utils'
 import { describe, expect, it } from 'vitest'
 import { EXIT } from '../src/index.js'
-import { tempDir } from '@tenantry/test-utils'
 import { cli, storeOn } from './helpers.js'
 
 describe('tenantry doctor', () => {
