@@ -149,7 +149,7 @@ export abstract class BaseTenantStore<DB, CentralDB = unknown>
   }
 
   /** Drops the cached existence answer of `tenant` (a backend found it gone or replaced). */
-  protected forget(tenant: string): void {
+  protected forgetExists(tenant: string): void {
     this.seen.delete(tenant)
   }
 

@@ -130,7 +130,7 @@ class SqliteTenantStore<DB, CentralDB>
 
   private retire(tenant: string, h: ServingHandle<DB>): void {
     if (this.current.get(tenant) === h) this.current.delete(tenant)
-    this.forget(tenant)
+    this.forgetExists(tenant)
     const tenancy = this.installed ?? this.tenancy
     // Marks the cached instance stale at once (synchronously); it is disposed when released.
     if (tenancy.hasResource('db')) void tenancy.refreshTenant(tenant, ['db']).catch(() => {})
