@@ -124,6 +124,29 @@ describe('files on disk', () => {
 })
 
 describe('connections', () => {
+  it('reuses prepared statements safely: across a schema change, with streams, past the cap', async () => {
+    const { store, tenancy, db } = make({ statementCache: 2 })
+    await store.createTenant('acme')
+    await tenancy.withTenant('acme', async () => {
+      const q = () => db().selectFrom('note').selectAll().orderBy('id').execute()
+      await db().insertInto('note').values({ id: 1, title: 'a' }).execute()
+      expect(await q()).toEqual([{ id: 1, title: 'a' }])
+      await sql`alter table note add column extra text`.execute(db())
+      expect(await q()).toEqual([{ id: 1, title: 'a', extra: null }]) // re-prepared by SQLite
+      const seen: unknown[] = []
+      // Streams prepare their own statement (an iterating one is busy until the end).
+      for await (const row of db().selectFrom('note').selectAll().orderBy('id').stream())
+        seen.push(row)
+      expect(seen).toEqual(await q())
+      for (let i = 2; i < 8; i++)
+        await db()
+          .insertInto('note')
+          .values({ id: i, title: `t${i}` })
+          .execute()
+      expect((await q()).length).toBe(7)
+    })
+  })
+
   it('sets WAL, foreign_keys and synchronous=NORMAL on every handle, and no blocking busy_timeout', async () => {
     const { store, tenancy, db } = make({ busyTimeoutMs: 1234 })
     await store.createTenant('acme')
