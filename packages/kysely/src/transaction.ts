@@ -67,7 +67,9 @@ export async function withTransaction<R, DB = any>(
         hook.isTransientError?.(error) === true
       if (!again) throw error
       // Jittered, growing pauses: processes that collided must not collide again in step.
-      await new Promise((r) => setTimeout(r, 10 * 2 ** attempt * (0.5 + Math.random())))
+      await new Promise((r) =>
+        setTimeout(r, Math.min(10 * 2 ** attempt, 500) * (0.5 + Math.random())),
+      )
     }
   }
 }

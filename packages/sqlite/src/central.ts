@@ -38,6 +38,8 @@ export class SqliteCentral<CentralDB> {
         const raw = this.openRaw()
         try {
           await this.migrateOn(raw)
+          // From here on the driver waits for locks, without blocking the event loop.
+          raw.pragma('busy_timeout = 0')
         } catch (error) {
           raw.close()
           throw error
@@ -72,8 +74,6 @@ export class SqliteCentral<CentralDB> {
     const raw = openFile(this.file, this.options.busyTimeoutMs, { mustExist: false })
     try {
       raw.pragma('journal_mode = WAL')
-      // From here on the driver waits for locks, without blocking the event loop.
-      raw.pragma('busy_timeout = 0')
     } catch (error) {
       raw.close()
       throw error

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3'
 import { type Kysely, sql } from 'kysely'
 import { kyselyOver, openFile, type SqlLogger } from './connection.js'
-import { isTransient } from './faults.js'
+import { DatabaseBusyError, isBusy, isTransient } from './faults.js'
 import { guarded } from './guard.js'
 import { FileIdentity } from './identity.js'
 import { lockFile, siblings } from './layout.js'
@@ -29,15 +29,15 @@ export interface ServingOptions {
  * identity is taken before SQLite opens the file, so a file replaced in between is caught as
  * stale rather than missed. On a read-only mount the file is opened immutable (reads work).
  */
-export function openServing<DB>(
+export async function openServing<DB>(
   file: string,
   tenant: string,
   options: ServingOptions,
-): ServingHandle<DB> {
+): Promise<ServingHandle<DB>> {
   const identity = FileIdentity.of(file)
   let raw: Database.Database
   try {
-    raw = openFile(file, 0, { mustExist: true, readOnlyFallback: true })
+    raw = await openWaiting(file, options.busyTimeoutMs)
   } catch (error) {
     identity.close()
     throw error
@@ -54,6 +54,25 @@ export function openServing<DB>(
     },
   )
   return { tenant, db, raw, identity }
+}
+
+/**
+ * Opens with SQLite's busy handler off, waiting out `SQLITE_BUSY` without blocking: the first
+ * statement of a connection can meet one while another process recovers the WAL of a crashed
+ * one.
+ */
+async function openWaiting(file: string, busyTimeoutMs: number): Promise<Database.Database> {
+  const deadline = Date.now() + busyTimeoutMs
+  for (let delay = 1; ; delay = Math.min(delay * 2, 25)) {
+    try {
+      return openFile(file, 0, { mustExist: true, readOnlyFallback: true })
+    } catch (error) {
+      if (!isBusy(error)) throw error
+      if (Date.now() >= deadline)
+        throw new DatabaseBusyError(undefined, busyTimeoutMs, { cause: error })
+      await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random())))
+    }
+  }
 }
 
 /**
@@ -85,6 +104,24 @@ export function migrationKysely(
       file: raw.name,
     },
   )
+}
+
+/**
+ * Reads the schema stamp (`PRAGMA user_version`), waiting out `SQLITE_BUSY` without blocking
+ * (another process recovering the WAL after a crash holds it briefly).
+ */
+export async function readStamp(raw: Database.Database, busyTimeoutMs: number): Promise<number> {
+  const deadline = Date.now() + busyTimeoutMs
+  for (let delay = 1; ; delay = Math.min(delay * 2, 25)) {
+    try {
+      return raw.pragma('user_version', { simple: true }) as number
+    } catch (error) {
+      if (!isBusy(error)) throw error
+      if (Date.now() >= deadline)
+        throw new DatabaseBusyError(undefined, busyTimeoutMs, { cause: error })
+      await new Promise((r) => setTimeout(r, delay * (0.5 + Math.random())))
+    }
+  }
 }
 
 /** Writes the schema stamp through the driver (an autocommit write that may wait its turn). */

@@ -24,6 +24,7 @@ import {
   destroyFiles,
   migrationKysely,
   openServing,
+  readStamp,
   retryTransient,
   type ServingHandle,
   type ServingOptions,
@@ -231,9 +232,8 @@ class SqliteTenantStore<DB, CentralDB>
       // writers (and everyone else's) keep committing while the migration waits its turn.
       const raw = openFile(file, 0, { mustExist: true })
       try {
-        if (raw.pragma('user_version', { simple: true }) === expected)
-          return { tenant, applied: [] }
         const db = migrationKysely(raw, tenant, this.serving)
+        if ((await readStamp(raw, this.busyTimeoutMs)) === expected) return { tenant, applied: [] }
         // Contention that outlasted busyTimeoutMs is retried here, never reported as a failed
         // migration: a failed run rolled back whole.
         const applied = await retryTransient(() => this.migrations.migrate(db, tenant))
@@ -285,7 +285,7 @@ class SqliteTenantStore<DB, CentralDB>
     const file = this.checkedPath(tenant)
     let h: ServingHandle<DB>
     try {
-      h = openServing<DB>(file, tenant, this.serving)
+      h = await openServing<DB>(file, tenant, this.serving)
     } catch (error) {
       if (!existsSync(file)) throw new UnknownTenantError(tenant)
       if (isTenantryError(error, 'TENANTRY_READ_ONLY'))
@@ -297,7 +297,7 @@ class SqliteTenantStore<DB, CentralDB>
     }
     try {
       const expected = this.migrations.cached ?? (await this.migrations.version())
-      if (h.raw.pragma('user_version', { simple: true }) !== expected) {
+      if ((await readStamp(h.raw, this.busyTimeoutMs)) !== expected) {
         const pending = await this.migrations.pending(h.db)
         if (pending.length > 0) {
           if (!this.migrateOnOpen) throw new PendingMigrationsError(tenant, pending)

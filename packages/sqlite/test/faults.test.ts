@@ -114,15 +114,6 @@ describe('whole-transaction retries', () => {
     const { a, dir } = pair({ busyTimeoutMs: 20 })
     await a.store.createTenant('t')
     const holder = new Database(join(dir, 'tenants', 't', 'db.sqlite3'))
-    // Holds the write lock for a while from another connection; resolves once it let go.
-    const hold = () =>
-      new Promise<void>((released) => {
-        holder.exec('BEGIN IMMEDIATE')
-        setTimeout(() => {
-          holder.exec('COMMIT')
-          released()
-        }, 100)
-      })
     const write = (retries: number) =>
       a.tenancy.withTenant('t', () =>
         withTransaction(
@@ -139,12 +130,13 @@ describe('whole-transaction retries', () => {
         ),
       )
     try {
-      const first = hold()
+      await write(-1) // opens the handle first: the timings below are about the lock only
+      holder.exec('BEGIN IMMEDIATE') // another connection holds the write lock until told
       expect(await codeOf(write(0))).toBe('TENANTRY_DB_BUSY')
-      await first
-      const second = hold()
-      expect(await codeOf(write(30))).toBe('ok')
-      await second
+      // With retries, a lock let go meanwhile is waited out (the release may come at any time).
+      const retried = write(30)
+      setTimeout(() => holder.exec('COMMIT'), 50)
+      expect(await codeOf(retried)).toBe('ok')
     } finally {
       if (holder.inTransaction) holder.exec('COMMIT')
       holder.close()
