@@ -205,7 +205,11 @@ describe('four processes on one data root', () => {
     expect(staleReads).toBe(0)
     expect(unmigrated).toEqual([])
     expect(migrated.length).toBeGreaterThan(0)
-    expect(migrated.flatMap((m) => m.failed)).toEqual([])
+    // The churned tenant may be destroyed between migrate-all's listing and its turn: unknown
+    // then, which is no failure of the migration. Nothing else may fail.
+    expect(
+      migrated.flatMap((m) => m.failed).filter((c) => c !== 'TENANTRY_UNKNOWN_TENANT'),
+    ).toEqual([])
     expect(acks.filter((a) => a.t === HOT).length).toBeGreaterThan(0)
     expect(debris.filter((f) => !f.fixed)).toEqual([])
     expect(after).toEqual([])
