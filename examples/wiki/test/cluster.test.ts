@@ -77,8 +77,12 @@ describe('the wiki under four processes', () => {
       const res = await fetch(base + path, {
         method,
         redirect: 'manual',
-        headers: fields ? { 'content-type': 'application/x-www-form-urlencoded' } : {},
-        body: fields ? new URLSearchParams(fields).toString() : undefined,
+        ...(fields === undefined
+          ? {}
+          : {
+              headers: { 'content-type': 'application/x-www-form-urlencoded' },
+              body: new URLSearchParams(fields).toString(),
+            }),
       })
       const body = await res.text()
       const key = `${method} ${path.replace(/\/t\/(\w+)\/.*/, '/t/$1/…')} ${res.status}`

@@ -18,15 +18,15 @@ import { writeTurn } from './lock.js'
 /** What the tenantry SQLite driver needs besides the database. */
 export interface DriverOptions {
   /** The tenant the handle belongs to (named in errors). */
-  tenant?: string
+  tenant?: string | undefined
   /** How long a lock may be waited for, asynchronously (ms); default 5000. */
-  busyTimeoutMs?: number
+  busyTimeoutMs?: number | undefined
   /** The handle's file identity: writes into a file another process deleted are refused. */
-  identity?: FileIdentity
+  identity?: FileIdentity | undefined
   /** Prepared statements kept per handle (least recently used go first); default 64, 0 = off. */
-  statementCache?: number
+  statementCache?: number | undefined
   /** The database file: write transactions of one process on it take turns, in order. */
-  file?: string
+  file?: string | undefined
 }
 
 /** A Kysely `SqliteDatabase` that also exposes its better-sqlite3 handle (see `guard.ts`). */

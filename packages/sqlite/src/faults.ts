@@ -43,7 +43,7 @@ export class ReadOnlyStorageError extends TenantryError {
   constructor(
     tenant: string | undefined,
     path: string | undefined,
-    options?: ErrorOptions & { reason?: string },
+    options?: ErrorOptions & { reason?: string | undefined },
   ) {
     super(
       'TENANTRY_READ_ONLY',

@@ -27,7 +27,7 @@ export interface RepairFinding {
     | 'stamp'
     | 'unknown-migrations'
   /** The tenant concerned, when the path names one. */
-  tenant?: string
+  tenant?: string | undefined
   /** The path, relative to the store's root. */
   path: string
   /** What is wrong, in words. */
@@ -39,7 +39,7 @@ export interface RepairFinding {
 /** Options of `repair()`. */
 export interface RepairOptions {
   /** Fix what can be fixed safely (under each tenant's lock); default false: only report. */
-  fix?: boolean
+  fix?: boolean | undefined
 }
 
 /** What a repair run needs from its store. */

@@ -18,9 +18,9 @@ export interface ServingHandle<DB> {
 /** Settings of the handles a store opens. */
 export interface ServingOptions {
   busyTimeoutMs: number
-  logger?: SqlLogger
+  logger?: SqlLogger | undefined
   /** Prepared statements kept per handle; default 64. */
-  statementCache?: number
+  statementCache?: number | undefined
 }
 
 /**
