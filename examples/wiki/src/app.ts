@@ -38,6 +38,8 @@ const STATUS_OF: Record<string, number> = {
   TENANTRY_STORAGE_PATH: 400,
   TENANTRY_STORAGE_NOT_FOUND: 404,
   TENANTRY_TENANT_EXISTS: 409,
+  // Another process destroyed the wiki between this request's check and its action.
+  TENANTRY_UNKNOWN_TENANT: 404,
 }
 
 /**

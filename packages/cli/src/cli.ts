@@ -8,6 +8,7 @@ import type {
 } from '@tenantry/kysely'
 import cliProgress from 'cli-progress'
 import { Command, CommanderError, InvalidArgumentError } from 'commander'
+import { registerDoctorCommand } from './commands/doctor.js'
 import { findConfig, loadConfig } from './config.js'
 import { CliError, EXIT, exitCodeOf, messageOf } from './errors.js'
 
@@ -174,6 +175,7 @@ function buildProgram(ctx: Ctx): Command {
       out(opts.json ? `${JSON.stringify(info)}\n` : formatInfo(info))
     })
 
+  registerDoctorCommand(program, { io, store: ctx.store, exit: (c) => codes.set(program, c) })
   return program
 }
 

@@ -148,6 +148,11 @@ export abstract class BaseTenantStore<DB, CentralDB = unknown>
       : found.then((f) => this.remember(tenant, f))
   }
 
+  /** Drops the cached existence answer of `tenant` (a backend found it gone or replaced). */
+  protected forgetExists(tenant: string): void {
+    this.seen.delete(tenant)
+  }
+
   private remember(tenant: string, found: boolean): boolean {
     const ok = found && !this.destroying.has(tenant)
     if (ok && this.existsCacheMs > 0) {

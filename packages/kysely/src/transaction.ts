@@ -7,6 +7,28 @@ export interface WithTransactionOptions {
   tenancy?: Tenancy | undefined
   /** The resource to wrap; default `db` (use `centralDb` for the central database). */
   resource?: string | undefined
+  /**
+   * A transaction that only reads: `START TRANSACTION READ ONLY` on PostgreSQL, a deferred
+   * `BEGIN` on SQLite (it takes no write lock, so it never waits for writers). Default false:
+   * SQLite write transactions take the write lock up front (`BEGIN IMMEDIATE`).
+   */
+  readOnly?: boolean | undefined
+  /**
+   * How often the transaction is started again after transient contention (the backend's
+   * dialect says which errors are; SQLite: the write lock stayed taken past `busyTimeoutMs`).
+   * Only failures before `fn` ran are retried, unless `rerun` is set; default 3.
+   */
+  retries?: number | undefined
+  /**
+   * Also re-run `fn` when transient contention interrupts it (the database rolled it back
+   * whole). Only for an `fn` whose effects are all inside the transaction; default false.
+   */
+  rerun?: boolean | undefined
+}
+
+/** What a dialect's adapter may offer `withTransaction` (the SQLite adapter does). */
+interface RetryHook {
+  isTransientError?(error: unknown): boolean
 }
 
 let savepoints = 0
@@ -28,8 +50,38 @@ export async function withTransaction<R, DB = any>(
   const run = (trx: Transaction<DB>) =>
     tenancy.withOverrides({ [name]: trx }, async () => await fn(trx))
   if (db.isTransaction) return await nested(db as Transaction<DB>, run)
-  const trx = await db.startTransaction().execute()
-  let result: Awaited<R>
+  const hook: RetryHook =
+    typeof db.getExecutor === 'function' ? (db.getExecutor().adapter as RetryHook) : {}
+  const retries = options.retries ?? 3
+  for (let attempt = 0; ; attempt++) {
+    let ran = false
+    try {
+      return await once(db, options.readOnly === true, (trx) => {
+        ran = true
+        return run(trx)
+      })
+    } catch (error) {
+      const again =
+        attempt < retries &&
+        (!ran || options.rerun === true) &&
+        hook.isTransientError?.(error) === true
+      if (!again) throw error
+      // Jittered, growing pauses: processes that collided must not collide again in step.
+      await new Promise((r) =>
+        setTimeout(r, Math.min(10 * 2 ** attempt, 500) * (0.5 + Math.random())),
+      )
+    }
+  }
+}
+
+async function once<DB, R>(
+  db: Kysely<DB>,
+  readOnly: boolean,
+  run: (trx: Transaction<DB>) => Promise<R>,
+): Promise<R> {
+  const start = db.startTransaction()
+  const trx = await (readOnly ? start.setAccessMode('read only') : start).execute()
+  let result: R
   try {
     result = await run(trx)
   } catch (error) {

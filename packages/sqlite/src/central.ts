@@ -7,6 +7,7 @@ import { unguarded } from './guard.js'
 import { lockFile } from './layout.js'
 import { withFileLock } from './lock.js'
 import type { MigrationSet } from './migrations.js'
+import { retryTransient, writeStamp } from './serving.js'
 
 /** How the central database is opened: where, with which migrations and timeouts. */
 export interface CentralOptions {
@@ -37,6 +38,8 @@ export class SqliteCentral<CentralDB> {
         const raw = this.openRaw()
         try {
           await this.migrateOn(raw)
+          // From here on the driver waits for locks, without blocking the event loop.
+          raw.pragma('busy_timeout = 0')
         } catch (error) {
           raw.close()
           throw error
@@ -45,6 +48,7 @@ export class SqliteCentral<CentralDB> {
       },
       this.options.logger,
       { db: 'central' },
+      { busyTimeoutMs: this.options.busyTimeoutMs },
     )
     return this.db
   }
@@ -85,11 +89,17 @@ export class SqliteCentral<CentralDB> {
     const { lockTimeoutMs, logger } = this.options
     return await withFileLock(lockFile(this.file), 'central', lockTimeoutMs, async () => {
       if (raw.pragma('user_version', { simple: true }) === expected) return []
-      const applied = await set.migrate(
-        kyselyOver(unguarded(raw, false), logger, { db: 'central' }),
-        'central',
+      const db = kyselyOver(
+        unguarded(raw, false),
+        logger,
+        { db: 'central' },
+        {
+          busyTimeoutMs: this.options.busyTimeoutMs,
+          statementCache: 0,
+        },
       )
-      raw.pragma(`user_version = ${expected}`)
+      const applied = await retryTransient(() => set.migrate(db, 'central'))
+      await writeStamp(db, expected)
       return applied
     })
   }

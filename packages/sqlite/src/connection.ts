@@ -1,12 +1,17 @@
+import { accessSync, constants } from 'node:fs'
+import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import {
   type DialectAdapter,
+  type Driver,
   Kysely,
   type LogEvent,
   SqliteAdapter,
   SqliteDialect,
   type SqliteDialectConfig,
 } from 'kysely'
+import { type DriverOptions, type RawBacked, TenantSqliteDriver } from './driver.js'
+import { isTransient, ReadOnlyStorageError } from './faults.js'
 
 /** A pino-compatible logger: SQL lines go to `debug`, failed statements to `error`. */
 export interface SqlLogger {
@@ -14,15 +19,40 @@ export interface SqlLogger {
   error(fields: object, message?: string): void
 }
 
-/** SQLite has transactional DDL; saying so makes Kysely's Migrator run a set in one transaction. */
-class TransactionalSqliteAdapter extends SqliteAdapter {
+/**
+ * SQLite has transactional DDL; saying so makes Kysely's Migrator run a set in one transaction.
+ * `isTransientError` is the hook `withTransaction` asks before re-running a transaction.
+ */
+export class TransactionalSqliteAdapter extends SqliteAdapter {
   override get supportsTransactionalDdl(): boolean {
     return true
   }
+
+  /** True for errors a whole-transaction retry can cure (lock contention). */
+  isTransientError(error: unknown): boolean {
+    return isTransient(error)
+  }
 }
 
-/** `SqliteDialect` with {@link TransactionalSqliteAdapter}. */
+/** Configuration of {@link TenantSqliteDialect}: Kysely's, plus the driver's options. */
+export interface TenantSqliteDialectConfig extends DriverOptions {
+  database: RawBacked | (() => Promise<RawBacked>)
+}
+
+/** `SqliteDialect` with {@link TransactionalSqliteAdapter} and {@link TenantSqliteDriver}. */
 export class TenantSqliteDialect extends SqliteDialect {
+  private readonly tenantConfig: TenantSqliteDialectConfig
+
+  constructor(config: TenantSqliteDialectConfig) {
+    super({ database: config.database as SqliteDialectConfig['database'] })
+    this.tenantConfig = config
+  }
+
+  override createDriver(): Driver {
+    const { database, ...options } = this.tenantConfig
+    return new TenantSqliteDriver(database, options)
+  }
+
   override createAdapter(): DialectAdapter {
     return new TransactionalSqliteAdapter()
   }
@@ -31,30 +61,64 @@ export class TenantSqliteDialect extends SqliteDialect {
 /** Per-connection settings every handle gets (WAL itself is set once, at creation: it persists). */
 export const CONNECTION_PRAGMAS = 'PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON'
 
-/** Opens a database file with the per-connection settings. */
+/**
+ * Opens a database file with the per-connection settings. `busyTimeoutMs` is SQLite's own busy
+ * handler, which sleeps in the event loop: serving handles pass 0 and let the driver wait.
+ * `readOnlyFallback`: on a read-only mount, where WAL cannot make its `-shm` file, the failure
+ * becomes `TENANTRY_READ_ONLY` (documented) instead of SQLite's bare `SQLITE_CANTOPEN`.
+ */
 export function openFile(
   file: string,
   busyTimeoutMs: number,
-  options: { mustExist: boolean },
+  options: { mustExist: boolean; readOnlyFallback?: boolean },
 ): Database.Database {
-  const raw = new Database(file, { fileMustExist: options.mustExist, timeout: busyTimeoutMs })
+  let raw: Database.Database | undefined
   try {
+    raw = new Database(file, { fileMustExist: options.mustExist, timeout: busyTimeoutMs })
     raw.exec(CONNECTION_PRAGMAS)
   } catch (error) {
-    raw.close()
+    if (raw?.open) raw.close()
+    if (options.readOnlyFallback && onReadOnlyMount(file))
+      throw new ReadOnlyStorageError(undefined, file, {
+        cause: error,
+        reason:
+          'a WAL database needs its -shm file, which a read-only mount cannot hold (better-sqlite3 cannot open it immutable); copy the data root or remount it read-write to read it',
+      })
     throw error
   }
   return raw
 }
 
+/**
+ * True when `file`'s folder (or, when it does not exist yet, its nearest existing ancestor)
+ * sits on a read-only mount (`EROFS`; permissions do not count).
+ */
+export function onReadOnlyMount(file: string): boolean {
+  for (let dir = dirname(file); ; dir = dirname(dir)) {
+    try {
+      accessSync(dir, constants.W_OK)
+      return false
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      if (code === 'EROFS') return true
+      if (code !== 'ENOENT' || dirname(dir) === dir) return false
+    }
+  }
+}
+
 /** A Kysely over one handle, logging with `fields` (the tenant) when a logger is given. */
 export function kyselyOver<DB>(
-  database: SqliteDialectConfig['database'],
+  database: RawBacked | (() => Promise<RawBacked>),
   logger: SqlLogger | undefined,
   fields: Record<string, unknown>,
+  options: DriverOptions = {},
 ): Kysely<DB> {
   return new Kysely<DB>({
-    dialect: new TenantSqliteDialect({ database }),
+    dialect: new TenantSqliteDialect({
+      database,
+      ...(typeof fields.tenant === 'string' ? { tenant: fields.tenant } : {}),
+      ...options,
+    }),
     ...(logger === undefined ? {} : { log: sqlLog(logger, fields) }),
   })
 }

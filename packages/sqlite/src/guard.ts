@@ -31,8 +31,12 @@ export function assertNoFileAccess(sql: string): void {
 }
 
 /** Wraps a better-sqlite3 handle for Kysely so that every statement passes the guard. */
-export function guarded(db: Database.Database, ownsHandle = true): SqliteDatabase {
+export function guarded(
+  db: Database.Database,
+  ownsHandle = true,
+): SqliteDatabase & { readonly raw: Database.Database } {
   return {
+    raw: db,
     prepare(sql: string) {
       assertNoFileAccess(sql)
       return db.prepare(sql)
@@ -44,8 +48,12 @@ export function guarded(db: Database.Database, ownsHandle = true): SqliteDatabas
 }
 
 /** Wraps a handle for Kysely without the guard (the central database is trusted). */
-export function unguarded(db: Database.Database, ownsHandle = true): SqliteDatabase {
+export function unguarded(
+  db: Database.Database,
+  ownsHandle = true,
+): SqliteDatabase & { readonly raw: Database.Database } {
   return {
+    raw: db,
     prepare: (sql: string) => db.prepare(sql),
     close() {
       if (ownsHandle && db.open) db.close()

@@ -9,8 +9,17 @@
 export * from '@tenantry/kysely'
 export type { SqlLogger } from './connection.js'
 export { AttachRefusedError, TenantPathError } from './errors.js'
+export {
+  DatabaseBusyError,
+  DatabaseClosedError,
+  DatabaseIoError,
+  DiskFullError,
+  ReadOnlyStorageError,
+  TenantGoneError,
+} from './faults.js'
 export { assertNoFileAccess } from './guard.js'
 export { type BucketingOptions, DEFAULT_BUCKETED_PATH, DEFAULT_PATH } from './layout.js'
+export type { RepairFinding, RepairOptions } from './repair.js'
 export {
   createTenantDatabases,
   type TenantDatabases,

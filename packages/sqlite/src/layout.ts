@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
-import { existsSync } from 'node:fs'
-import { readdir } from 'node:fs/promises'
+import { lstatSync, type Stats } from 'node:fs'
+import { lstat, readdir } from 'node:fs/promises'
 import { isAbsolute, join, relative, resolve } from 'node:path'
 import { TenancyConfigError } from '@tenantry/context'
 import { TenantPathError } from './errors.js'
@@ -83,6 +83,70 @@ export class Layout {
     return abs
   }
 
+  /**
+   * Refuses a tenant whose folder, or any folder between `root` and it, is a symbolic link
+   * (`tenants/evil -> tenants/victim` must not reach victim's data), or whose database path is
+   * a link itself. Folders that do not exist yet are fine: nothing there can be followed.
+   * Returns the file. A few `lstat` calls: for opening, creating and destroying, not per query.
+   */
+  checkedFile(tenant: string): string {
+    const file = this.file(tenant)
+    const rel = relative(this.root, file).split(/[\\/]/)
+    let dir = this.root
+    for (let i = 0; i < rel.length; i++) {
+      dir = join(dir, rel[i]!)
+      const s = lstatQuiet(dir)
+      if (s === undefined) return file
+      if (s.isSymbolicLink())
+        throw new TenantPathError(
+          tenant,
+          `${dir} is a symbolic link; a tenant's folder and the folders above it must be real folders (remove the link, or run \`tenantry doctor\`)`,
+        )
+    }
+    return file
+  }
+
+  /** True when the tenant's database is a regular file reached through real folders only. */
+  isTenantFile(tenant: string): boolean {
+    const file = this.checkedFile(tenant)
+    return lstatQuiet(file)?.isFile() === true
+  }
+
+  /**
+   * The tenant whose database file `file` is (the inverse of {@link file}), or undefined when
+   * the path is no tenant file of this layout. The name is not validated here.
+   */
+  tenantOf(file: string): string | undefined {
+    const rel = relative(this.root, file).split(/[\\/]/)
+    if (rel.length !== this.segments.length) return undefined
+    let tenant: string | undefined
+    for (let i = 0; i < rel.length; i++) {
+      const seg = this.segments[i]!
+      if (!seg.includes('{')) {
+        if (rel[i] !== seg) return undefined
+        continue
+      }
+      const m = this.segmentPattern(seg).exec(rel[i]!)
+      if (m === null) return undefined
+      tenant = m.groups?.tenant ?? tenant
+    }
+    if (tenant === undefined) return undefined
+    try {
+      return this.file(tenant) === file ? tenant : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  /** The tenant whose own folder `dir` is (see {@link ownFolder}), or undefined. */
+  tenantOfFolder(dir: string): string | undefined {
+    if (this.ownDir < 0) return undefined
+    const rest = this.segments.slice(this.ownDir + 1)
+    if (rest.some((s) => s.includes('{'))) return undefined
+    if (relative(this.root, dir).split(/[\\/]/).length !== this.ownDir + 1) return undefined
+    return this.tenantOf(join(dir, ...rest))
+  }
+
   /** The folder that belongs to the tenant alone (removed when empty), if the template has one. */
   ownFolder(tenant: string): string | undefined {
     if (this.ownDir < 0) return undefined
@@ -101,10 +165,12 @@ export class Layout {
       const seg = this.segments[i]!
       const last = i === this.segments.length - 1
       if (!seg.includes('{')) {
+        // lstat, not stat: a symlink is no folder and no tenant file (exists() agrees).
         const next = join(dir, seg)
+        const s = await lstat(next).catch(() => undefined)
         if (last) {
-          if (tenant !== undefined && existsSync(next)) this.accept(found, tenant, next, validate)
-        } else await walk(next, i + 1, tenant)
+          if (tenant !== undefined && s?.isFile()) this.accept(found, tenant, next, validate)
+        } else if (s?.isDirectory()) await walk(next, i + 1, tenant)
         return
       }
       const re = this.segmentPattern(seg)
@@ -176,6 +242,16 @@ export function tempFile(file: string): string {
 /** The tenant's create/migrate/destroy lock. */
 export function lockFile(file: string): string {
   return `${file}.lock`
+}
+
+function lstatQuiet(path: string): Stats | undefined {
+  try {
+    return lstatSync(path)
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined
+    throw error
+  }
 }
 
 function escapeRegExp(s: string): string {

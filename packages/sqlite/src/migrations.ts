@@ -2,6 +2,7 @@ export type { MigrationsOption } from '@tenantry/kysely'
 
 import { MigrationVersion, migrateToLatest } from '@tenantry/kysely'
 import { type Kysely, Migrator } from 'kysely'
+import { isFault } from './faults.js'
 
 /**
  * One migration set and its version stamp: a 31-bit hash of the sorted migration names, kept
@@ -26,6 +27,14 @@ export class MigrationSet extends MigrationVersion {
    * so a failure keeps nothing of the run. Returns the names applied.
    */
   async migrate(db: Kysely<any>, who: string): Promise<string[]> {
-    return migrateToLatest(new Migrator({ db, provider: this.provider }), who)
+    try {
+      return await migrateToLatest(new Migrator({ db, provider: this.provider }), who)
+    } catch (error) {
+      // Contention, a read-only or full disk, a closed handle: not the migration's fault, so
+      // not "the migration failed" either (the run was rolled back all the same).
+      const cause = (error as { cause?: unknown }).cause
+      if (isFault(cause)) throw cause
+      throw error
+    }
   }
 }

@@ -1,6 +1,6 @@
 import { existsSync, renameSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { UnknownTenantError } from '@tenantry/context'
+import { isTenantryError, UnknownTenantError } from '@tenantry/context'
 import {
   type BaseStoreOptions,
   BaseTenantStore,
@@ -9,23 +9,27 @@ import {
   type TenantInfo,
   type TenantMigrationResult,
 } from '@tenantry/kysely'
-import type Database from 'better-sqlite3'
 import type { Kysely } from 'kysely'
 import { SqliteCentral } from './central.js'
-import { kyselyOver, openFile, type SqlLogger } from './connection.js'
+import { openFile, type SqlLogger } from './connection.js'
 import { PendingMigrationsError, TenantExistsError } from './errors.js'
+import { ReadOnlyStorageError, translateFault } from './faults.js'
 import { fsyncPath, headerVersion, rmdirQuiet } from './files.js'
-import { guarded } from './guard.js'
-import {
-  type BucketingOptions,
-  Layout,
-  lockFile,
-  siblings,
-  sqliteSidecars,
-  tempFile,
-} from './layout.js'
+import { type BucketingOptions, Layout, lockFile, sqliteSidecars, tempFile } from './layout.js'
 import { unlinkQuiet, withFileLock } from './lock.js'
 import { MigrationSet } from './migrations.js'
+import { type RepairFinding, type RepairOptions, repairTenants } from './repair.js'
+import {
+  closeServing,
+  destroyFiles,
+  migrationKysely,
+  openServing,
+  readStamp,
+  retryTransient,
+  type ServingHandle,
+  type ServingOptions,
+  writeStamp,
+} from './serving.js'
 
 /**
  * Options of {@link createTenantDatabases}: the kit's {@link BaseStoreOptions} (defaults here:
@@ -38,8 +42,13 @@ export interface TenantDatabasesOptions extends BaseStoreOptions {
   path?: string | undefined
   /** Hash-prefix folders (`{bucket}`) for very many tenants; default off. */
   bucketing?: boolean | BucketingOptions | undefined
-  /** How long a statement waits for another connection's write lock (ms); default 5000. */
+  /**
+   * How long a statement or `BEGIN IMMEDIATE` waits for another connection's write lock (ms);
+   * default 5000. The wait polls without blocking the event loop.
+   */
   busyTimeoutMs?: number | undefined
+  /** Prepared statements cached per open tenant handle; default 64 (0: off). */
+  statementCache?: number | undefined
   /** Receives SQL log lines carrying `{ tenant }` (pino-compatible). */
   logger?: SqlLogger | undefined
 }
@@ -51,6 +60,12 @@ export interface TenantDatabases<DB, CentralDB = unknown>
   readonly root: string
   /** The tenant's database file (validates the name; never outside `root`). */
   tenantPath(tenant: string): string
+  /**
+   * Looks for the debris of crashed processes (orphan lock and `.creating` files, half-made
+   * tenants), links and files that are no tenant, and stamps that disagree; with
+   * `{ fix: true }` repairs what is safe to repair, under each tenant's lock.
+   */
+  repair(options?: RepairOptions): Promise<RepairFinding[]>
 }
 
 class SqliteTenantStore<DB, CentralDB>
@@ -63,8 +78,11 @@ class SqliteTenantStore<DB, CentralDB>
   private readonly centralDb: SqliteCentral<CentralDB>
   private readonly busyTimeoutMs: number
   private readonly logger: SqlLogger | undefined
-  /** Open tenant handles and their raw connections (closed on dispose or store close). */
-  private readonly handles = new Map<Kysely<DB>, { tenant: string; raw: Database.Database }>()
+  private readonly serving: ServingOptions
+  /** Open tenant handles (closed on dispose or store close). */
+  private readonly handles = new Map<Kysely<DB>, ServingHandle<DB>>()
+  /** The handle the core caches for each tenant: its identity is checked at every scope entry. */
+  private readonly current = new Map<string, ServingHandle<DB>>()
 
   constructor(options: TenantDatabasesOptions) {
     super(options, { cap: 64, idleTimeoutMs: 300_000 })
@@ -73,6 +91,11 @@ class SqliteTenantStore<DB, CentralDB>
     this.migrations = new MigrationSet(options.migrations)
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5000
     this.logger = options.logger
+    this.serving = {
+      busyTimeoutMs: this.busyTimeoutMs,
+      logger: this.logger,
+      statementCache: options.statementCache,
+    }
     this.centralDb = new SqliteCentral<CentralDB>({
       root: this.root,
       migrations:
@@ -89,8 +112,33 @@ class SqliteTenantStore<DB, CentralDB>
     return this.layout.file(this.tenancy.validateName(tenant))
   }
 
+  /** {@link tenantPath}, refusing a path through a symlinked folder (`TENANTRY_TENANT_PATH`). */
+  private checkedPath(tenant: string): string {
+    return this.layout.checkedFile(this.tenancy.validateName(tenant))
+  }
+
+  /**
+   * Before the existence cache answers: if this process holds a handle on the tenant and its
+   * file was unlinked (another process destroyed or replaced the tenant), the handle is retired
+   * and the answer asked afresh, so this scope opens the current file or finds none. One
+   * `fstat` on the warm path.
+   */
+  override exists(tenant: string): boolean | Promise<boolean> {
+    const h = this.current.get(tenant)
+    if (h !== undefined && !h.identity.isLinked()) this.retire(tenant, h)
+    return super.exists(tenant)
+  }
+
+  private retire(tenant: string, h: ServingHandle<DB>): void {
+    if (this.current.get(tenant) === h) this.current.delete(tenant)
+    this.forgetExists(tenant)
+    const tenancy = this.installed ?? this.tenancy
+    // Marks the cached instance stale at once (synchronously); it is disposed when released.
+    if (tenancy.hasResource('db')) void tenancy.refreshTenant(tenant, ['db']).catch(() => {})
+  }
+
   protected probe(tenant: string): boolean {
-    return existsSync(this.tenantPath(tenant))
+    return this.layout.isTenantFile(this.tenancy.validateName(tenant))
   }
 
   protected listReady(): Promise<string[]> {
@@ -100,7 +148,7 @@ class SqliteTenantStore<DB, CentralDB>
   // --- lifecycle -----------------------------------------------------------------------------
 
   async createTenant(tenant: string, options: CreateTenantOptions = {}): Promise<void> {
-    const file = this.tenantPath(tenant)
+    const file = this.checkedPath(tenant)
     const exists = () => {
       if (!existsSync(file)) return false
       if (options.ifNotExists) return true
@@ -144,14 +192,15 @@ class SqliteTenantStore<DB, CentralDB>
   }
 
   async destroyTenant(tenant: string): Promise<void> {
-    const file = this.tenantPath(tenant)
+    const file = this.checkedPath(tenant)
     if (!existsSync(file)) throw new UnknownTenantError(tenant)
     await this.locked(tenant, file, async () => {
       if (!existsSync(file)) throw new UnknownTenantError(tenant)
       await this.hiding(tenant, async () => {
-        for (const h of this.handles.values()) if (h.tenant === tenant && h.raw.open) h.raw.close() // handles made outside the cache
-        // The database first: from here on the tenant is gone for every process.
-        for (const f of siblings(file)) if (f !== lockFile(file)) unlinkQuiet(f)
+        for (const h of [...this.handles.values()]) if (h.tenant === tenant) closeServing(h) // handles made outside the cache
+        // Under the database's write lock: a writer elsewhere that gets the lock after this
+        // finds its file unlinked and refuses, so nothing is acknowledged into deleted files.
+        await destroyFiles(file, tenant, this.lockTimeoutMs)
       })
     })
   }
@@ -171,7 +220,7 @@ class SqliteTenantStore<DB, CentralDB>
   // --- migrations ----------------------------------------------------------------------------
 
   async migrateTenant(tenant: string): Promise<TenantMigrationResult> {
-    const file = this.tenantPath(tenant)
+    const file = this.checkedPath(tenant)
     if (!existsSync(file)) throw new UnknownTenantError(tenant)
     const expected = await this.migrations.version()
     // The stamp in the file header only moves towards the current set, so a match is
@@ -179,13 +228,16 @@ class SqliteTenantStore<DB, CentralDB>
     if (headerVersion(file) === expected) return { tenant, applied: [] }
     return await this.locked(tenant, file, async () => {
       if (!existsSync(file)) throw new UnknownTenantError(tenant)
-      const raw = openFile(file, this.busyTimeoutMs, { mustExist: true })
+      // Lock waits inside happen in the driver, off the event loop: this process's own
+      // writers (and everyone else's) keep committing while the migration waits its turn.
+      const raw = openFile(file, 0, { mustExist: true })
       try {
-        if (raw.pragma('user_version', { simple: true }) === expected)
-          return { tenant, applied: [] }
-        raw.pragma('journal_mode = WAL')
-        const applied = await this.migrations.migrate(this.kyselyFor(raw, tenant), tenant)
-        raw.pragma(`user_version = ${expected}`)
+        const db = migrationKysely(raw, tenant, this.serving)
+        if ((await readStamp(raw, this.busyTimeoutMs)) === expected) return { tenant, applied: [] }
+        // Contention that outlasted busyTimeoutMs is retried here, never reported as a failed
+        // migration: a failed run rolled back whole.
+        const applied = await retryTransient(() => this.migrations.migrate(db, tenant))
+        await writeStamp(db, expected)
         return { tenant, applied }
       } finally {
         raw.close()
@@ -194,11 +246,11 @@ class SqliteTenantStore<DB, CentralDB>
   }
 
   async tenantInfo(tenant: string): Promise<TenantInfo> {
-    const file = this.tenantPath(tenant)
+    const file = this.checkedPath(tenant)
     if (!(await this.exists(tenant))) throw new UnknownTenantError(tenant)
-    const raw = openFile(file, this.busyTimeoutMs, { mustExist: true })
+    const raw = openFile(file, 0, { mustExist: true, readOnlyFallback: true })
     try {
-      const db = kyselyOver(guarded(raw, false), undefined, {})
+      const db = migrationKysely(raw, tenant, { ...this.serving, logger: undefined })
       const applied = await this.migrations.applied(db)
       const pending = await this.migrations.pending(db)
       let size = 0
@@ -210,48 +262,66 @@ class SqliteTenantStore<DB, CentralDB>
     }
   }
 
-  /** A Kysely over a raw connection this method's caller closes (for migrations). */
-  private kyselyFor(raw: Database.Database, tenant: string): Kysely<any> {
-    return kyselyOver(guarded(raw, false), this.logger, { tenant })
+  /** A Kysely over a raw connection this method's caller closes (for building a tenant). */
+  private kyselyFor(raw: import('better-sqlite3').Database, tenant: string): Kysely<any> {
+    return migrationKysely(raw, tenant, this.serving)
+  }
+
+  repair(options?: RepairOptions): Promise<RepairFinding[]> {
+    return repairTenants(
+      {
+        layout: this.layout,
+        migrations: this.migrations,
+        validate: (t) => this.tenancy.validateName(t),
+        lockTimeoutMs: this.lockTimeoutMs,
+      },
+      options,
+    )
   }
 
   // --- handles -------------------------------------------------------------------------------
 
   protected async open(tenant: string): Promise<Kysely<DB>> {
-    const file = this.tenantPath(tenant)
-    let raw: Database.Database
+    const file = this.checkedPath(tenant)
+    let h: ServingHandle<DB>
     try {
-      raw = openFile(file, this.busyTimeoutMs, { mustExist: true })
+      h = await openServing<DB>(file, tenant, this.serving)
     } catch (error) {
       if (!existsSync(file)) throw new UnknownTenantError(tenant)
-      throw error
+      if (isTenantryError(error, 'TENANTRY_READ_ONLY'))
+        throw new ReadOnlyStorageError(tenant, file, {
+          cause: error.cause,
+          reason: (error as ReadOnlyStorageError).reason,
+        })
+      throw translateFault(error, tenant)
     }
     try {
-      const db = kyselyOver<DB>(guarded(raw), this.logger, { tenant })
       const expected = this.migrations.cached ?? (await this.migrations.version())
-      if (raw.pragma('user_version', { simple: true }) !== expected) {
-        const pending = await this.migrations.pending(db)
+      if ((await readStamp(h.raw, this.busyTimeoutMs)) !== expected) {
+        const pending = await this.migrations.pending(h.db)
         if (pending.length > 0) {
           if (!this.migrateOnOpen) throw new PendingMigrationsError(tenant, pending)
           await this.migrateTenant(tenant)
         } else {
-          raw.pragma(`user_version = ${expected}`)
+          await writeStamp(h.db, expected)
         }
       }
-      this.handles.set(db, { tenant, raw })
-      return db
+      this.handles.set(h.db, h)
+      this.current.set(tenant, h)
+      return h.db
     } catch (error) {
-      raw.close()
+      closeServing(h)
       throw error
     }
   }
 
   protected async dispose(db: Kysely<DB>): Promise<void> {
     const h = this.handles.get(db)
+    if (h === undefined) return
     this.handles.delete(db)
-    await db.destroy()
-    // Kysely closes the file only if the handle ever ran a query.
-    if (h?.raw.open) h.raw.close()
+    if (this.current.get(h.tenant) === h) this.current.delete(h.tenant)
+    // Not db.destroy(): a query still holding this Kysely then fails with TENANTRY_DB_CLOSED.
+    closeServing(h)
   }
 
   /** Open tenant handles of this store (for diagnostics and tests). */

@@ -14,7 +14,7 @@ import {
   stat,
   unlink,
 } from 'node:fs/promises'
-import { dirname, join, relative, sep } from 'node:path'
+import { dirname, isAbsolute, join, relative, sep } from 'node:path'
 import type { Readable } from 'node:stream'
 import { noop } from '@tenantry/context/internal'
 import { StorageNotFoundError, StoragePathError } from './errors.js'
@@ -32,6 +32,12 @@ export interface LocalStorageOptions {
   fsync?: boolean
   /** Mode of new files; default 0o644 (minus the umask). */
   fileMode?: number
+  /**
+   * A trusted folder that contains `dir` (the data root). Every folder from it down to `dir`
+   * must be a real folder, not a symbolic link: a planted `tenants/evil -> tenants/victim`
+   * is refused instead of serving victim's files.
+   */
+  within?: string
 }
 
 /**
@@ -45,12 +51,14 @@ export class LocalStorage implements Storage {
   readonly dir: string
   private readonly fsync: boolean
   private readonly fileMode: number
+  private readonly within: string | undefined
   private realDir: Promise<string> | undefined
 
   constructor(dir: string, options: LocalStorageOptions = {}) {
     this.dir = dir
     this.fsync = options.fsync ?? true
     this.fileMode = options.fileMode ?? 0o644
+    this.within = options.within
   }
 
   async put(key: string, data: StorageData): Promise<void> {
@@ -166,11 +174,27 @@ export class LocalStorage implements Storage {
   private base(): Promise<string> {
     this.realDir ??= mkdir(this.dir, { recursive: true })
       .then(() => realpath(this.dir))
+      .then((real) => this.checkWithin(real))
       .catch((error: unknown) => {
         this.realDir = undefined
         throw error
       })
     return this.realDir
+  }
+
+  /** Refuses a folder reached through a symlink below `within` (see {@link LocalStorageOptions.within}). */
+  private async checkWithin(real: string): Promise<string> {
+    if (this.within === undefined) return real
+    const rel = relative(this.within, this.dir)
+    if (rel.startsWith('..') || isAbsolute(rel))
+      throw new StoragePathError(this.dir, `the folder is outside ${this.within}`)
+    const expected = join(await realpath(this.within), rel)
+    if (real !== expected)
+      throw new StoragePathError(
+        this.dir,
+        'a folder on its way is a symbolic link (it leads elsewhere); remove the link',
+      )
+    return real
   }
 
   /** Where a checked key lives on disk (under the tenant's real folder). */

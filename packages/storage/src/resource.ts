@@ -30,7 +30,7 @@ export function localStorageResource(
 ): ResourceDefinition<Storage> {
   const { root, sharedDir, ...local } = options
   return {
-    create: (tenant) => new LocalStorage(tenantFilesDir(root, tenant), local),
+    create: (tenant) => new LocalStorage(tenantFilesDir(root, tenant), { ...local, within: root }),
     ...(sharedDir === undefined
       ? { tenantOnly: true }
       : { fallback: () => new LocalStorage(sharedDir, local) }),

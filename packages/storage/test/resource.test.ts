@@ -77,6 +77,38 @@ describe('localStorageResource', () => {
   })
 })
 
+describe('a symlinked tenant folder (tenants/evil -> tenants/victim)', () => {
+  it('is refused for reads, writes and lists, and victim keeps its files', async () => {
+    await tenancy.withTenant('victim', () => storage().put('secret.txt', 'victim only'))
+    await symlink(join(root, 'tenants', 'victim'), join(root, 'tenants', 'evil'))
+    const refused = (p: Promise<unknown>) =>
+      p.then(
+        () => 'served',
+        (e: unknown) => (e instanceof StoragePathError ? 'refused' : String(e)),
+      )
+    const outcomes = await tenancy.withTenant('evil', () =>
+      Promise.all([
+        refused(storage().get('secret.txt')),
+        refused(storage().list()),
+        refused(storage().put('planted.txt', 'x')),
+        refused(storage().exists('secret.txt')),
+      ]),
+    )
+    expect(outcomes).toEqual(['refused', 'refused', 'refused', 'refused'])
+    expect(await readdir(join(root, 'tenants', 'victim', 'files'))).toEqual(['secret.txt'])
+  })
+
+  it('is refused when the tenants folder itself is a symlink', async () => {
+    const elsewhere = join(root, 'elsewhere')
+    await mkdir(join(elsewhere, 'acme', 'files'), { recursive: true })
+    await writeFile(join(elsewhere, 'acme', 'files', 'x.txt'), 'x')
+    await symlink(elsewhere, join(root, 'tenants'))
+    await expect(tenancy.withTenant('acme', () => storage().get('x.txt'))).rejects.toBeInstanceOf(
+      StoragePathError,
+    )
+  })
+})
+
 describe('destroyTenantFiles', () => {
   it("removes the tenant's files and nobody else's", async () => {
     await tenancy.withTenant('acme', () => storage().put('a/b/c.txt', 'x'))
