@@ -28,5 +28,6 @@ export {
   type JobOptions,
   setDefaultJobBackend,
 } from './job.js'
+export { attachJobs } from './lifecycle.js'
 export { type JobLogger, type LogFn, silentLogger } from './logger.js'
 export { createWorker, type Worker, type WorkerEvents, type WorkerOptions } from './worker.js'

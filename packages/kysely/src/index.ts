@@ -4,6 +4,8 @@
  * cache, listing, iteration, migrate-all, close), the store errors, the migrate-all loop,
  * migration sets with version stamps, and transactions through the tenant context.
  */
+
+export * from './archive/index.js'
 export {
   type BaseStoreOptions,
   BaseTenantStore,
