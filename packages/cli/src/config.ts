@@ -92,6 +92,11 @@ export async function loadConfig(
   )
 }
 
+/** Imports a module (TypeScript too: Node's loader, then jiti), as the config file is. */
+export function importModule(file: string): Promise<{ default?: unknown }> {
+  return importFile(file, 'auto')
+}
+
 async function importFile(
   file: string,
   loader: 'auto' | 'native' | 'jiti',

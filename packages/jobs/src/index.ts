@@ -15,6 +15,12 @@ export {
   type JobProcessor,
   type NewJob,
 } from './backend.js'
+export {
+  type BackupJobOptions,
+  type BackupRun,
+  type BackupTarget,
+  defineBackupJob,
+} from './backup-job.js'
 export { createEmbeddedBackend, type EmbeddedBackendOptions } from './embedded-backend.js'
 export * from './errors.js'
 export {

@@ -6,6 +6,7 @@
  */
 
 export * from './archive/index.js'
+export { BACKUP_EXTENSION, backupPath, listBackups, pruneBackups } from './backup-dir.js'
 export {
   type BaseStoreOptions,
   BaseTenantStore,
@@ -33,6 +34,19 @@ export {
   migrationStamp,
   toProvider,
 } from './migrations.js'
+export {
+  type ArchiveOptions,
+  backupTenant,
+  cloneTenant,
+  type OperationsHost,
+  purgeTenant,
+  type RestoreOptions,
+  type RestoreResult,
+  restoreTenant,
+  TenantStillExistsError,
+} from './operations.js'
+export { RollbackFailedError, RollbackRefusedError, rollbackMigrations } from './rollback.js'
+export { ensureSeedsTable, runSeeds, SEEDS_TABLE, type Seed } from './seeds.js'
 export type { EachTenantDbOptions, TenantDatabaseStore } from './store.js'
 export type {
   CreateTenantOptions,
