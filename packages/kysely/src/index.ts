@@ -43,6 +43,7 @@ export {
   type RestoreOptions,
   type RestoreResult,
   restoreTenant,
+  type TenantOperations,
   TenantStillExistsError,
 } from './operations.js'
 export { RollbackFailedError, RollbackRefusedError, rollbackMigrations } from './rollback.js'

@@ -13,6 +13,7 @@ import {
 import type { ArchiveManifest } from './archive/format.js'
 import { type ArchiveBackend, exportArchive, importArchive } from './archive/operations.js'
 import type { ArchiveProgress } from './archive/write.js'
+import type { Seed } from './seeds.js'
 
 declare module '@tenantry/context' {
   interface TenantryErrorCodes {
@@ -161,4 +162,56 @@ export async function purgeTenant(host: OperationsHost, tenant: string): Promise
   host.tenancy.validateName(tenant)
   if (await host.exists(tenant)) throw new TenantStillExistsError(tenant)
   await host.lifecycle.emit('destroyed', { tenant })
+}
+
+/**
+ * The tenant operations every tenantry store offers (the base store implements them over the
+ * backend's archive side and lock): backups, restores, exports, imports, clones, rollbacks,
+ * seeds, and running code inside a tenant.
+ */
+export interface TenantOperations {
+  /** The lifecycle events resources subscribe to, and the file sets backups carry. */
+  readonly lifecycle: TenantLifecycle
+  /**
+   * A consistent backup of the tenant (database and file sets) while it is written: SQLite's
+   * online backup API, PostgreSQL one REPEATABLE READ snapshot. A path is written as
+   * `<dest>.partial-*` and renamed when complete.
+   */
+  backupTenant(
+    tenant: string,
+    dest: string | Writable,
+    options?: ArchiveOptions,
+  ): Promise<ArchiveManifest>
+  /** {@link backupTenant} to `dir/<tenant>/<tenant>-<stamp>.tenantry.tar`, keeping the newest `keep`. */
+  backupTenantToDir(
+    tenant: string,
+    dir: string,
+    options?: ArchiveOptions & { keep?: number },
+  ): Promise<string>
+  /** A portable archive (rows by table, file sets, migrations) that any backend imports. */
+  exportTenant(
+    tenant: string,
+    dest: string | Writable,
+    options?: ArchiveOptions,
+  ): Promise<ArchiveManifest>
+  /**
+   * Restores a backup or export into a new tenant or (with `force`) over an existing one;
+   * verified (checksums, integrity, migrations) before it becomes visible. Emits `restored`.
+   */
+  restoreTenant(source: string | Readable, options?: RestoreOptions): Promise<RestoreResult>
+  /** {@link restoreTenant} of an export, typically from another backend (emits `moved` too). */
+  importTenant(source: string | Readable, options?: RestoreOptions): Promise<RestoreResult>
+  /** Copies a tenant (rows and file sets) into a new one. */
+  cloneTenant(from: string, to: string, options?: { force?: boolean }): Promise<RestoreResult>
+  /** Removes what a destroyed tenant left behind (`destroyed` listeners again). */
+  purgeTenant(tenant: string): Promise<void>
+  /** Undoes the tenant's last `steps` (default 1) migrations with their `down` functions. */
+  rollbackTenant(
+    tenant: string,
+    options?: { steps?: number },
+  ): Promise<{ tenant: string; rolledBack: string[] }>
+  /** Runs the seeds the tenant has not run yet, once each, recorded in `tenantry_seeds`. */
+  seedTenant(tenant: string, seeds: Readonly<Record<string, Seed>>): Promise<string[]>
+  /** Runs `fn` inside the tenant in the store's tenancy (getters available). */
+  inTenant<R>(tenant: string, fn: () => R | PromiseLike<R>): Promise<Awaited<R>>
 }

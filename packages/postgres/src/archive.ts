@@ -1,6 +1,13 @@
-import type { ArchiveBackend, TenantSnapshot, TenantStage } from '@tenantry/kysely'
+import {
+  type ArchiveBackend,
+  ensureSeedsTable,
+  SEEDS_TABLE,
+  TenantExistsError,
+  type TenantSnapshot,
+  type TenantStage,
+} from '@tenantry/kysely'
 import type pg from 'pg'
-import { TenantExistsError } from './errors.js'
+import { kyselyOnClient } from './migrations.js'
 import { quoteIdent } from './naming.js'
 
 /** What the archive operations need from the PostgreSQL store. */
@@ -97,6 +104,8 @@ export function postgresArchiveBackend(ctx: PostgresArchiveContext): ArchiveBack
       const stage: TenantStage = {
         async rows(table, rows) {
           const cols = Object.keys(rows[0] ?? {})
+          if (table === SEEDS_TABLE && !columns.has(table))
+            await ensureSeedsTable(kyselyOnClient(client, temp)) // made by seedTenant, not a migration
           columns.set(table, new Set([...(columns.get(table) ?? []), ...cols]))
           const values: unknown[] = []
           const tuples = rows.map((row) => {

@@ -15,9 +15,11 @@ import { TenantryError } from '@tenantry/context'
 import {
   type ArchiveBackend,
   type ArchiveManifest,
+  ensureSeedsTable,
   type MigrationVersion,
   migrateToLatest,
   migrationStamp,
+  SEEDS_TABLE,
   type TenantSnapshot,
   type TenantStage,
 } from '@tenantry/kysely'
@@ -219,6 +221,9 @@ async function stage(
       const key = `${table}\0${cols.join('\0')}`
       let stmt = inserts.get(key)
       if (stmt === undefined) {
+        // Made by seedTenant, not by a migration: the migrations alone do not recreate it.
+        if (table === SEEDS_TABLE)
+          await ensureSeedsTable(kyselyOver(guarded(db, false), undefined, {}))
         stmt = db.prepare(
           `INSERT INTO ${quote(table)} (${cols.map(quote).join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
         )
@@ -250,7 +255,7 @@ async function stage(
         const unhide = existsSync(file) ? await ctx.hide(tenant) : undefined
         try {
           if (unhide !== undefined) {
-            // Checkpointed and closed by hide(): the old file is whole without its -wal.
+            // The old database is discarded: its -wal and -shm go with it.
             renameSync(file, replaced)
             for (const f of sqliteSidecars(file)) unlinkQuiet(f)
           }

@@ -3,11 +3,11 @@ import { join } from 'node:path'
 import { PassThrough } from 'node:stream'
 import { createTenancy } from '@tenantry/context'
 import { exportArchive, importArchive, MigrationVersion } from '@tenantry/kysely'
+import { tempDir as tempRoot } from '@tenantry/test-utils'
 import { type Kysely, type Migration, sql } from 'kysely'
 import { describe, expect, it } from 'vitest'
 import { sqliteArchiveBackend } from '../src/archive.js'
 import { createTenantDatabases } from '../src/index.js'
-import { tempRoot } from './helpers.js'
 
 const migrations: Record<string, Migration> = {
   '001_parent': {

@@ -1,4 +1,4 @@
-import type { TenantInfo } from '@tenantry/context'
+import type { TenantInfo } from '@tenantry/kysely'
 import type { Command } from 'commander'
 import { EXIT } from '../errors.js'
 import {

@@ -1,5 +1,5 @@
 import type { Readable, Writable } from 'node:stream'
-import type { TenantInfo, TenantStore } from '@tenantry/context'
+import type { TenantInfo, TenantStore } from '@tenantry/kysely'
 import cliProgress from 'cli-progress'
 import { InvalidArgumentError } from 'commander'
 import type { CliIO } from '../cli.js'
