@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { type Readable, Transform } from 'node:stream'
+import { isTenantryError } from '@tenantry/context'
 import tar from 'tar-stream'
 import {
   ARCHIVE_FORMAT,
@@ -113,7 +114,8 @@ export async function readArchive(
   } catch (error) {
     input.unpipe(extract)
     input.resume()
-    if (error instanceof ArchiveInvalidError) throw error
+    // The sink's own errors (a tenant that exists, a refused schema) pass as they are.
+    if (error instanceof ArchiveInvalidError || isTenantryError(error)) throw error
     throw new ArchiveInvalidError(
       `it could not be read (${error instanceof Error ? error.message : String(error)}).`,
       { cause: error },
