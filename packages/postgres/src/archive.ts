@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import {
   type ArchiveBackend,
   ensureSeedsTable,
@@ -95,7 +96,7 @@ export function postgresArchiveBackend(ctx: PostgresArchiveContext): ArchiveBack
       if (first !== undefined) throw first
       // Build the tenant beside an old one of the same name: under a temporary schema name,
       // renamed at commit (the old one is dropped in the same transaction).
-      const temp = `${schema.slice(0, 40)}~restoring`
+      const temp = `${schema.slice(0, 40)}~restoring~${createHash('sha256').update(schema).digest('hex').slice(0, 12)}`
       await client.query(`drop schema if exists ${quoteIdent(temp)} cascade`)
       await client.query(`create schema ${quoteIdent(temp)}`)
       await client.query(`set local search_path to ${quoteIdent(temp)}, public`)
