@@ -89,7 +89,7 @@ async function contents(tenancy: Tenancy, tenant: string) {
   return await tenancy.withTenant(tenant, async () => ({
     authors: await dbOf(tenancy).selectFrom('author').selectAll().orderBy('id').execute(),
     posts: (await dbOf(tenancy).selectFrom('post').selectAll().orderBy('id').execute()).map(
-      (p) => ({
+      (p: any) => ({
         ...p,
         body: p.body === null ? null : Buffer.from(p.body),
       }),
@@ -248,7 +248,7 @@ describe.skipIf(SKIP !== undefined)(suiteName('tenant operations (postgres)'), (
       expect(await schemasLike(`${run}t_gone`)).toEqual([])
       const count = (t: string) =>
         (
-          (jobs as unknown as { db: import('better-sqlite3').Database }).db
+          (jobs as unknown as { db: { prepare(q: string): { get(t: string): unknown } } }).db
             .prepare('select count(*) as n from tenantry_jobs where tenant = ?')
             .get(t) as { n: number }
         ).n

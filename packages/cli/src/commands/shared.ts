@@ -1,12 +1,11 @@
 import type { Readable, Writable } from 'node:stream'
-import type { TenantInfo, TenantStore } from '@tenantry/kysely'
+import type { Seed, TenantInfo, TenantStore } from '@tenantry/kysely'
 import cliProgress from 'cli-progress'
 import { InvalidArgumentError } from 'commander'
 import type { CliIO } from '../cli.js'
 import { CliError, EXIT, type ExitCode, messageOf } from '../errors.js'
 
-/** A seed: runs once per tenant, inside it (`getDb()` is the tenant's), then is recorded. */
-export type Seed = (tenant: string) => unknown
+export type { Seed } from '@tenantry/kysely'
 
 /** The store operations the commands use beyond `TenantStore` (a tenantry store has them). */
 export interface OperationsStore extends TenantStore {
