@@ -123,7 +123,7 @@ describe('tenantry (child process)', () => {
     ])
     expect(usage.code).toBe(EXIT.USAGE)
     expect(usage.stderr).toBe(
-      "tenantry: unknown command 'frobnicate' (run \"tenantry --help\" for usage)\n",
+      'tenantry: unknown command \'frobnicate\' (run "tenantry --help" for usage)\n',
     )
     expect(config.code).toBe(EXIT.CONFIG)
     expect(config.stderr).toContain('No tenantry.config.ts')

@@ -92,6 +92,7 @@ export function registerMigrationCommands(program: Command, ctx: CommandContext)
       const tenants = await selectTenants(store, name, opts, 'seed')
       const seeds = await ctx.seeds()
       const seed = op(store, 'seedTenant', 'run seeds')
+      store.install?.() // seeds use getDb(): the store serves the tenancy they run in
       const results = await eachTenant(
         io,
         tenants,
