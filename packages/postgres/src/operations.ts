@@ -1,22 +1,60 @@
 import { createHash } from 'node:crypto'
+import { UnknownTenantError } from '@tenantry/context'
 import {
   type ArchiveBackend,
   ensureSeedsTable,
+  migrationStamp,
   SEEDS_TABLE,
   TenantExistsError,
   type TenantSnapshot,
   type TenantStage,
 } from '@tenantry/kysely'
 import type pg from 'pg'
-import { kyselyOnClient } from './migrations.js'
+import { searchPath } from './lock.js'
+import { kyselyOnClient, type MigrationSet } from './migrations.js'
 import { quoteIdent } from './naming.js'
+import type { Registry } from './registry.js'
 
-/** What the archive operations need from the PostgreSQL store. */
-export interface PostgresArchiveContext {
+/** What the tenant operations need from the PostgreSQL store. */
+export interface PostgresOperationsStore {
   pool: pg.Pool
+  migrations: MigrationSet
+  registry: Registry
   /** The tenant's schema (validates the name). */
   schemaOf(tenant: string): string
   /** Runs `fn` in a transaction holding the tenant's advisory lock (rolled back if it throws). */
+  locked<R>(tenant: string, fn: (client: pg.PoolClient) => Promise<R>): Promise<R>
+  /** Hides `tenant` in this process and releases its handles; returns the unhide function. */
+  hide(tenant: string): Promise<() => void>
+}
+
+/** The archive operations' view of the store, over its migration set and registry. */
+function contextOf(s: PostgresOperationsStore): PostgresArchiveContext {
+  return {
+    pool: s.pool,
+    schemaOf: (t) => s.schemaOf(t),
+    locked: (t, fn) => s.locked(t, fn),
+    migrate: async (client, schema, tenant, names) => {
+      const set = names === undefined ? s.migrations : await s.migrations.subset(names)
+      await set.migrate(client, schema, tenant)
+    },
+    migrationNames: async () => Object.keys(await s.migrations.provider.getMigrations()).sort(),
+    applied: async (client, schema) => (await s.migrations.status(client, schema)).applied,
+    stamp: async () => await s.migrations.version(),
+    exists: async (client, t) => (await s.registry.row(s.schemaOf(t), client))?.ready === true,
+    remove: (client, t) => s.registry.remove(client, s.schemaOf(t)),
+    register: async (client, t, stamp) => {
+      await s.registry.insert(client, s.schemaOf(t), t)
+      await s.registry.markReady(client, s.schemaOf(t), stamp)
+    },
+    hide: (t) => s.hide(t),
+    migrationTables: ['kysely_migration', 'kysely_migration_lock'],
+  }
+}
+
+interface PostgresArchiveContext {
+  pool: pg.Pool
+  schemaOf(tenant: string): string
   locked<R>(tenant: string, fn: (client: pg.PoolClient) => Promise<R>): Promise<R>
   /** Applies `names` (default: every migration) to `schema` inside the caller's transaction. */
   migrate(
@@ -25,21 +63,13 @@ export interface PostgresArchiveContext {
     tenant: string,
     names?: readonly string[],
   ): Promise<void>
-  /** The store's migration names, in order. */
   migrationNames(): Promise<string[]>
-  /** Migration names applied to `schema`. */
   applied(client: pg.PoolClient, schema: string): Promise<string[]>
-  /** The stamp of the store's whole migration set. */
   stamp(): Promise<number>
-  /** Whether the tenant has a ready registry row (read on `client`). */
   exists(client: pg.PoolClient, tenant: string): Promise<boolean>
-  /** Drops the tenant's schema and registry row (inside the caller's transaction). */
   remove(client: pg.PoolClient, tenant: string): Promise<void>
-  /** Adds the tenant's registry row, ready at `stamp` (inside the caller's transaction). */
   register(client: pg.PoolClient, tenant: string, stamp: number): Promise<void>
-  /** Hides `tenant` in this process and releases its handles; returns the unhide function. */
   hide(tenant: string): Promise<() => void>
-  /** Names of the bookkeeping tables that archives leave out. */
   migrationTables: readonly string[]
 }
 
@@ -52,7 +82,34 @@ const BATCH = 500
  * migrated, verified and registered: nothing is visible before COMMIT, and a process killed
  * midway is rolled back by the server.
  */
-export function postgresArchiveBackend(ctx: PostgresArchiveContext): ArchiveBackend {
+/**
+ * The PostgreSQL store's operations beyond the lifecycle, kept out of the store class: the
+ * archive side (below) and rollbacks.
+ */
+export function postgresOperations(store: PostgresOperationsStore): {
+  archive(): ArchiveBackend
+  rollback(tenant: string, steps: number): Promise<string[]>
+} {
+  return {
+    archive: () => postgresArchiveBackend(store),
+    rollback: (tenant, steps) => {
+      const schema = store.schemaOf(tenant)
+      return store.locked(tenant, async (client) => {
+        if ((await store.registry.row(schema, client))?.ready !== true)
+          throw new UnknownTenantError(tenant)
+        await searchPath(client, schema)
+        const undone = await store.migrations.rollback(client, schema, steps, tenant)
+        // The stamp of what is applied now: opening the tenant reports the rest as pending.
+        const { applied } = await store.migrations.status(client, schema)
+        await store.registry.stamp(client, schema, migrationStamp(applied))
+        return undone
+      })
+    },
+  }
+}
+
+function postgresArchiveBackend(store: PostgresOperationsStore): ArchiveBackend {
+  const ctx = contextOf(store)
   return {
     kind: 'postgres',
     migrationNames: () => ctx.migrationNames(),
