@@ -100,7 +100,6 @@ export default {
 `
 
 const SCRIPT = `import { getDb } from '@tenantry/context'
-import { getStorage } from '@tenantry/storage'
 export default async ({ tenant, args }: { tenant: string; args: string[] }) => {
   await getDb().insertInto('note').values({ title: \`from script \${args.join(' ')}\` }).execute()
   const n = await getDb().selectFrom('note').select((eb) => eb.fn.countAll().as('n')).executeTakeFirst()
@@ -113,10 +112,7 @@ const app = join(tempDir('tenantry-cli-ops-'), 'app')
 beforeAll(() => {
   mkdirSync(app)
   writeFileSync(join(app, 'tenantry.config.ts'), CONFIG)
-  writeFileSync(
-    join(app, 'count.ts'),
-    SCRIPT.replace("import { getStorage } from '@tenantry/storage'\n", ''),
-  )
+  writeFileSync(join(app, 'count.ts'), SCRIPT)
   symlinkSync(resolve(here, '../node_modules'), join(app, 'node_modules'), 'dir')
 })
 

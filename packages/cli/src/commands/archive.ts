@@ -1,6 +1,7 @@
 import { createReadStream, createWriteStream, existsSync } from 'node:fs'
 import { rename, rm } from 'node:fs/promises'
 import { isAbsolute, resolve } from 'node:path'
+import type { Readable } from 'node:stream'
 import { finished } from 'node:stream/promises'
 import type { Command } from 'commander'
 import { CliError, EXIT } from '../errors.js'
@@ -54,7 +55,7 @@ export function registerArchiveCommands(program: Command, ctx: CommandContext): 
     .option('--as <name>', 'import under this name (default: the name in the archive)')
     .option('-f, --force', 'replace the tenant if it exists')
     .action(async (file: string | undefined, opts: { as?: string; force?: boolean }) => {
-      let source: string | NodeJS.ReadableStream
+      let source: Readable
       if (file === undefined) {
         if (io.stdin.isTTY)
           throw new CliError(
@@ -74,7 +75,7 @@ export function registerArchiveCommands(program: Command, ctx: CommandContext): 
         store,
         'restoreTenant',
         'import tenants',
-      )(source as never, {
+      )(source, {
         as: opts.as,
         force: opts.force,
       })

@@ -1,7 +1,7 @@
 import { existsSync, statSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
 import type { Command } from 'commander'
-import { CliError, EXIT } from '../errors.js'
+import { CliError, EXIT, messageOf } from '../errors.js'
 import {
   type CommandContext,
   eachTenant,
@@ -47,8 +47,11 @@ export function registerBackupCommands(program: Command, ctx: CommandContext): v
         const store = await ctx.store()
         const tenants = await selectTenants(store, name, opts, 'backup')
         const to = abs(opts.to)
+        // One tenant into a file, unless --to names a folder (one that exists, or ends in "/").
         const toFile =
-          name !== undefined && !(existsSync(to) && statSync(to).isDirectory()) && !to.endsWith('/')
+          name !== undefined &&
+          !(existsSync(to) && statSync(to).isDirectory()) &&
+          !opts.to.endsWith('/')
         if (toFile && opts.keep !== undefined)
           throw new CliError('TENANTRY_CLI_USAGE', EXIT.USAGE, '--keep needs --to <folder>.')
         if (toFile) {
@@ -74,7 +77,7 @@ export function registerBackupCommands(program: Command, ctx: CommandContext): v
         )
         if (opts.json)
           out(
-            `${JSON.stringify(results.map((r) => (r.error === undefined ? { tenant: r.tenant, file: r.value } : { tenant: r.tenant, error: String((r.error as Error).message ?? r.error) })))}\n`,
+            `${JSON.stringify(results.map((r) => (r.error === undefined ? { tenant: r.tenant, file: r.value } : { tenant: r.tenant, error: messageOf(r.error) })))}\n`,
           )
         else {
           const failed = results.filter((r) => r.error !== undefined).length

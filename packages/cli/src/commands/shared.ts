@@ -1,5 +1,5 @@
 import type { Readable, Writable } from 'node:stream'
-import type { Seed, TenantInfo, TenantStore } from '@tenantry/kysely'
+import type { Seed, TenantStore } from '@tenantry/kysely'
 import cliProgress from 'cli-progress'
 import { InvalidArgumentError } from 'commander'
 import type { CliIO } from '../cli.js'
@@ -181,9 +181,4 @@ export function plural(n: number, word: string): string {
 /** The message for a tenant that does not exist. */
 export function unknownTenant(name: string): string {
   return `Unknown tenant "${name}". Run "tenantry list" to see the tenants, or "tenantry create ${name}".`
-}
-
-/** A status line for `migrate --status`. */
-export function statusRow(info: TenantInfo): [string, string, string] {
-  return [info.tenant, String(info.migrations.length), String(info.pending.length)]
 }
