@@ -4,7 +4,14 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path'
 import { attachCache, LRUCache, tenantKey } from '@tenantry/cache'
 import { createTenancy, type Tenancy } from '@tenantry/context'
-import { attachJobs, createEmbeddedBackend, defineJob, type JobBackend } from '@tenantry/jobs'
+import {
+  attachJobs,
+  createEmbeddedBackend,
+  createWorker,
+  defineBackupJob,
+  defineJob,
+  type JobBackend,
+} from '@tenantry/jobs'
 import { attachStorage, tenantFilesDir } from '@tenantry/storage'
 import { tempDir } from '@tenantry/test-utils'
 import { type Kysely, type Migration, sql } from 'kysely'
@@ -414,3 +421,46 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs = 20_000): Pro
     await new Promise((r) => setTimeout(r, 5))
   }
 }
+
+describe('the scheduled backup job', () => {
+  it('backs up every tenant, keeps the newest N, and schedules its next run once', async () => {
+    const f = fixture()
+    await populate(f, 'acme')
+    await populate(f, 'globex')
+    const dir = join(f.root, 'nightly')
+    const job = defineBackupJob({
+      store: f.store,
+      dir,
+      keep: 1,
+      everyMs: 3_600_000,
+      tenancy: f.tenancy,
+      backend: f.jobs,
+    })
+    const worker = createWorker({ backend: f.jobs, jobs: [job], tenancy: f.tenancy })
+    const results: unknown[] = []
+    worker.on('completed', (_job, result) => results.push(result))
+    try {
+      for (let run = 1; run <= 2; run++) {
+        await job.enqueue({}, { tenant: null })
+        await waitUntil(async () => results.length === run)
+      }
+    } finally {
+      await worker.close()
+    }
+    expect(results[0]).toMatchObject({ failed: [] })
+    for (const t of ['acme', 'globex']) expect(readdirSync(join(dir, t))).toHaveLength(1)
+    // Each run scheduled one next run, an hour out: two delayed jobs now wait.
+    const next = (f.jobs as unknown as { db: import('better-sqlite3').Database }).db
+      .prepare(
+        "select count(*) as n from tenantry_jobs where name = 'tenantry.backup' and tenant is null and state = 'waiting'",
+      )
+      .get() as { n: number }
+    expect(next.n).toBe(2)
+    const restored = await f.store.restoreTenant(
+      join(dir, 'acme', readdirSync(join(dir, 'acme'))[0]!),
+      { as: 'acme-from-nightly' },
+    )
+    expect(restored.tenant).toBe('acme-from-nightly')
+    expect(await count(f, 'acme-from-nightly', 'item')).toBe(1)
+  })
+})
