@@ -163,6 +163,15 @@ describe.skipIf(SKIP !== undefined)(suiteName('tenant operations (postgres)'), (
       ),
     ).rejects.toThrow(/foreign key/)
 
+    // A SQLite backup (a database image, not rows) is refused whole by PostgreSQL.
+    const image = join(root, 'acme-image.tar')
+    await lite.backupTenant('acme', image)
+    await expect(pgs.restoreTenant(image, { as: 'from-image' })).rejects.toMatchObject({
+      code: 'TENANTRY_ARCHIVE_SCHEMA',
+    })
+    expect(await pgs.exists('from-image')).toBe(false)
+    expect(existsSync(tenantFilesDir(pgFiles, 'from-image'))).toBe(false)
+
     // And back into a fresh SQLite root.
     const backTenancy = createTenancy()
     const back = sqliteStore(backTenancy, join(root, 'back'))
