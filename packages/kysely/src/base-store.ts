@@ -17,6 +17,7 @@ import { guardTenantDb } from './guard-plugin.js'
 import { migrateEachTenant } from './migrate-all.js'
 import type { MigrationsOption } from './migrations.js'
 import * as ops from './operations.js'
+import { OperationUnsupportedError } from './rollback.js'
 import { runSeeds, type Seed } from './seeds.js'
 import type { EachTenantDbOptions, TenantDatabaseStore } from './store.js'
 import type {
@@ -138,10 +139,15 @@ export abstract class BaseTenantStore<DB, CentralDB = unknown>
   protected abstract openTenants(): Iterable<string>
   /** Closes the backend's handles, pools and central database (after the core let go). */
   protected abstract shutdown(): Promise<void>
-  /** The backend's side of backups, restores, exports and imports. */
-  protected abstract archiveBackend(): ArchiveBackend
+  /** The backend's side of backups, restores, exports and imports (default: none). */
+  protected archiveBackend(): ArchiveBackend {
+    throw new OperationUnsupportedError(this.constructor.name, 'back up, restore or export tenants')
+  }
+
   /** Undoes the tenant's last `steps` migrations under its lock; returns their names. */
-  protected abstract rollback(tenant: string, steps: number): Promise<string[]>
+  protected async rollback(_tenant: string, _steps: number): Promise<string[]> {
+    throw new OperationUnsupportedError(this.constructor.name, 'roll back migrations')
+  }
 
   install(tenancy: Tenancy = this.tenancy): this {
     this.tenancy = tenancy

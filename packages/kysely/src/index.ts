@@ -46,7 +46,12 @@ export {
   type TenantOperations,
   TenantStillExistsError,
 } from './operations.js'
-export { RollbackFailedError, RollbackRefusedError, rollbackMigrations } from './rollback.js'
+export {
+  OperationUnsupportedError,
+  RollbackFailedError,
+  RollbackRefusedError,
+  rollbackMigrations,
+} from './rollback.js'
 export { ensureSeedsTable, runSeeds, SEEDS_TABLE, type Seed } from './seeds.js'
 export type { EachTenantDbOptions, TenantDatabaseStore } from './store.js'
 export type {

@@ -5,6 +5,7 @@ declare module '@tenantry/context' {
   interface TenantryErrorCodes {
     TENANTRY_ROLLBACK_REFUSED: true
     TENANTRY_ROLLBACK_FAILED: true
+    TENANTRY_OPERATION_UNSUPPORTED: true
   }
 }
 
@@ -65,4 +66,17 @@ export async function rollbackMigrations(
       error,
     )
   return undo
+}
+
+/**
+ * A store without this operation (PostgreSQL's row-level and sharded stores, for now). It
+ * concerns the store, not one tenant.
+ */
+export class OperationUnsupportedError extends TenantryError {
+  constructor(store: string, operation: string) {
+    super(
+      'TENANTRY_OPERATION_UNSUPPORTED',
+      `The ${store} store cannot ${operation} yet; use a schema-per-tenant PostgreSQL or a SQLite store for it (or pg_dump).`,
+    )
+  }
 }

@@ -24,12 +24,6 @@ class MemoryStore extends BaseTenantStore<unknown> {
   get central(): Kysely<unknown> {
     throw new Error('no central database here')
   }
-  protected archiveBackend(): never {
-    throw new Error('no archives here')
-  }
-  protected async rollback(): Promise<string[]> {
-    return []
-  }
   async createTenant(tenant: string): Promise<void> {
     this.tenants.add(this.tenancy.validateName(tenant))
   }

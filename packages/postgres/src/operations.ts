@@ -23,7 +23,7 @@ export interface PostgresOperationsStore {
   /** The tenant's schema (validates the name). */
   schemaOf(tenant: string): string
   /** Runs `fn` in a transaction holding the tenant's advisory lock (rolled back if it throws). */
-  locked<R>(tenant: string, fn: (client: pg.PoolClient) => Promise<R>): Promise<R>
+  locked<R>(tenant: string, fn: (client: pg.PoolClient) => Promise<R>, what: string): Promise<R>
   /** Hides `tenant` in this process and releases its handles; returns the unhide function. */
   hide(tenant: string): Promise<() => void>
 }
@@ -33,7 +33,7 @@ function contextOf(s: PostgresOperationsStore): PostgresArchiveContext {
   return {
     pool: s.pool,
     schemaOf: (t) => s.schemaOf(t),
-    locked: (t, fn) => s.locked(t, fn),
+    locked: (t, fn) => s.locked(t, fn, 'restoring'),
     migrate: async (client, schema, tenant, names) => {
       const set = names === undefined ? s.migrations : await s.migrations.subset(names)
       await set.migrate(client, schema, tenant)
@@ -94,16 +94,20 @@ export function postgresOperations(store: PostgresOperationsStore): {
     archive: () => postgresArchiveBackend(store),
     rollback: (tenant, steps) => {
       const schema = store.schemaOf(tenant)
-      return store.locked(tenant, async (client) => {
-        if ((await store.registry.row(schema, client))?.ready !== true)
-          throw new UnknownTenantError(tenant)
-        await searchPath(client, schema)
-        const undone = await store.migrations.rollback(client, schema, steps, tenant)
-        // The stamp of what is applied now: opening the tenant reports the rest as pending.
-        const { applied } = await store.migrations.status(client, schema)
-        await store.registry.stamp(client, schema, migrationStamp(applied))
-        return undone
-      })
+      return store.locked(
+        tenant,
+        async (client) => {
+          if ((await store.registry.row(schema, client))?.ready !== true)
+            throw new UnknownTenantError(tenant)
+          await searchPath(client, schema)
+          const undone = await store.migrations.rollback(client, schema, steps, tenant)
+          // The stamp of what is applied now: opening the tenant reports the rest as pending.
+          const { applied } = await store.migrations.status(client, schema)
+          await store.registry.stamp(client, schema, migrationStamp(applied))
+          return undone
+        },
+        'rolling back',
+      )
     },
   }
 }
