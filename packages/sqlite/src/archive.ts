@@ -209,7 +209,10 @@ async function stage(
   const inserts = new Map<string, Database.Statement>()
   return {
     async database(image: Readable) {
-      await pipeline(image, createWriteStream(staged, { mode: 0o600 }))
+      // Opened here, synchronously: a stream that opens its file later could re-create it after
+      // a failed restore removed it.
+      const fd = openSync(staged, 'w', 0o600)
+      await pipeline(image, createWriteStream('', { fd }))
       raw = new Database(staged, { fileMustExist: true, timeout: ctx.busyTimeoutMs })
       raw.exec('PRAGMA foreign_keys = OFF')
       if (raw.pragma('user_version', { simple: true }) !== migrationStamp(manifest.migrations))
