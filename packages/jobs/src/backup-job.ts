@@ -4,7 +4,11 @@ import { defineJob, type Job, type JobOptions } from './job.js'
 /** The store methods the backup job uses (a tenantry store has them). */
 export interface BackupTarget {
   list(): Promise<string[]>
-  backupTenantToDir(tenant: string, dir: string, options?: { keep?: number }): Promise<string>
+  backupTenantToDir(
+    tenant: string,
+    dir: string,
+    options?: { keep?: number | undefined },
+  ): Promise<string>
 }
 
 /** Options of {@link defineBackupJob}. */

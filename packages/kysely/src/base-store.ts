@@ -1,24 +1,15 @@
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import type { Readable, Writable } from 'node:stream'
 import {
   tenancy as defaultTenancy,
   type ResourceDefinition,
   type Tenancy,
-  TenantLifecycle,
   UnknownTenantError,
 } from '@tenantry/context'
 import type { Kysely } from 'kysely'
-import type { ArchiveManifest } from './archive/format.js'
-import type { ArchiveBackend } from './archive/operations.js'
-import { backupPath, pruneBackups } from './backup-dir.js'
 import { StoreClosedError } from './errors.js'
 import { guardTenantDb } from './guard-plugin.js'
 import { migrateEachTenant } from './migrate-all.js'
 import type { MigrationsOption } from './migrations.js'
-import * as ops from './operations.js'
-import { OperationUnsupportedError } from './rollback.js'
-import { runSeeds, type Seed } from './seeds.js'
+import { OperableStore } from './operable-store.js'
 import type { EachTenantDbOptions, TenantDatabaseStore } from './store.js'
 import type {
   CreateTenantOptions,
@@ -76,10 +67,11 @@ const SEEN_MAX = 100_000
  * its central database.
  */
 export abstract class BaseTenantStore<DB, CentralDB = unknown>
+  extends OperableStore
   implements TenantDatabaseStore<DB, CentralDB>
 {
   readonly resource: ResourceDefinition<Kysely<DB>>
-  protected tenancy: Tenancy
+  protected override tenancy: Tenancy
   /** The tenancy `install` registered this store in (its handles are refreshed on close). */
   protected installed: Tenancy | undefined
   protected readonly migrateOnOpen: boolean
@@ -90,8 +82,6 @@ export abstract class BaseTenantStore<DB, CentralDB = unknown>
   protected readonly hasCentral: boolean
   /** Set by `close()`; opening a tenant afterwards throws `StoreClosedError`. */
   protected closed = false
-  /** The tenant lifecycle events resources subscribe to, and the file sets backups carry. */
-  readonly lifecycle = new TenantLifecycle()
   /** Tenants being destroyed by this process: invisible already, before their data goes. */
   private readonly destroying = new Set<string>()
   /** Tenant → until when a positive existence answer holds (see `existsCacheMs`). */
@@ -100,6 +90,7 @@ export abstract class BaseTenantStore<DB, CentralDB = unknown>
   private readonly unguarded = new WeakMap<Kysely<DB>, Kysely<DB>>()
 
   constructor(options: BaseStoreOptions, defaults: StoreDefaults) {
+    super()
     this.tenancy = options.tenancy ?? defaultTenancy
     this.migrateOnOpen = options.migrateOnOpen ?? false
     this.existsCacheMs = options.existsCacheMs ?? 1000
@@ -139,15 +130,6 @@ export abstract class BaseTenantStore<DB, CentralDB = unknown>
   protected abstract openTenants(): Iterable<string>
   /** Closes the backend's handles, pools and central database (after the core let go). */
   protected abstract shutdown(): Promise<void>
-  /** The backend's side of backups, restores, exports and imports (default: none). */
-  protected archiveBackend(): ArchiveBackend {
-    throw new OperationUnsupportedError(this.constructor.name, 'back up, restore or export tenants')
-  }
-
-  /** Undoes the tenant's last `steps` migrations under its lock; returns their names. */
-  protected async rollback(_tenant: string, _steps: number): Promise<string[]> {
-    throw new OperationUnsupportedError(this.constructor.name, 'roll back migrations')
-  }
 
   install(tenancy: Tenancy = this.tenancy): this {
     this.tenancy = tenancy
@@ -230,7 +212,7 @@ export abstract class BaseTenantStore<DB, CentralDB = unknown>
    * Hides `tenant` in this process and releases its instances (a restore over it); returns the
    * function that makes it visible again.
    */
-  protected async hide(tenant: string): Promise<() => void> {
+  protected override async hide(tenant: string): Promise<() => void> {
     this.destroying.add(tenant)
     this.seen.delete(tenant)
     try {
@@ -243,111 +225,6 @@ export abstract class BaseTenantStore<DB, CentralDB = unknown>
       this.destroying.delete(tenant)
       this.seen.delete(tenant)
     }
-  }
-
-  /** Backends call it inside their lock, before building a tenant: leftovers of the name go. */
-  protected creating(tenant: string): Promise<void> {
-    return this.lifecycle.emit('creating', { tenant })
-  }
-
-  /**
-   * Backends call it once a tenant's data is gone for every process, under the tenant's lock:
-   * resources remove what they hold (`destroyed`).
-   */
-  protected destroyed(tenant: string): Promise<void> {
-    return this.lifecycle.emit('destroyed', { tenant })
-  }
-
-  /** Emits `migrated` when something was applied; returns the result unchanged. */
-  protected async migrated(result: TenantMigrationResult): Promise<TenantMigrationResult> {
-    if (result.applied.length > 0)
-      await this.lifecycle.emit('migrated', { tenant: result.tenant, applied: result.applied })
-    return result
-  }
-
-  /** Where snapshots are copied while archives are written; backends may put it beside the data. */
-  protected scratchDir(): string {
-    return join(tmpdir(), 'tenantry-scratch')
-  }
-
-  // --- operations (each documented on TenantOperations) ---------------------------------------
-
-  private opsHost(): ops.OperationsHost {
-    return {
-      lifecycle: this.lifecycle,
-      tenancy: this.tenancy,
-      archive: () => this.archiveBackend(),
-      exists: (t) => this.exists(t),
-      tempDir: () => this.scratchDir(),
-    }
-  }
-
-  backupTenant(
-    tenant: string,
-    dest: string | Writable,
-    options?: ops.ArchiveOptions,
-  ): Promise<ArchiveManifest> {
-    return ops.backupTenant(this.opsHost(), tenant, dest, options)
-  }
-
-  async backupTenantToDir(
-    tenant: string,
-    dir: string,
-    options: ops.ArchiveOptions & { keep?: number } = {},
-  ): Promise<string> {
-    const file = backupPath(dir, this.tenancy.validateName(tenant))
-    await this.backupTenant(tenant, file, options)
-    if (options.keep !== undefined) await pruneBackups(dir, tenant, options.keep)
-    return file
-  }
-
-  exportTenant(
-    tenant: string,
-    dest: string | Writable,
-    options?: ops.ArchiveOptions,
-  ): Promise<ArchiveManifest> {
-    return ops.backupTenant(this.opsHost(), tenant, dest, options, 'export')
-  }
-
-  restoreTenant(
-    source: string | Readable,
-    options?: ops.RestoreOptions,
-  ): Promise<ops.RestoreResult> {
-    return ops.restoreTenant(this.opsHost(), source, options)
-  }
-
-  importTenant(
-    source: string | Readable,
-    options?: ops.RestoreOptions,
-  ): Promise<ops.RestoreResult> {
-    return ops.restoreTenant(this.opsHost(), source, options)
-  }
-
-  cloneTenant(from: string, to: string, options?: { force?: boolean }): Promise<ops.RestoreResult> {
-    return ops.cloneTenant(this.opsHost(), from, to, options)
-  }
-
-  purgeTenant(tenant: string): Promise<void> {
-    return ops.purgeTenant(this.opsHost(), tenant)
-  }
-
-  async rollbackTenant(
-    tenant: string,
-    options: { steps?: number } = {},
-  ): Promise<{ tenant: string; rolledBack: string[] }> {
-    if (!(await this.exists(tenant))) throw new UnknownTenantError(tenant)
-    const rolledBack = await this.rollback(tenant, options.steps ?? 1)
-    // Handles opened at the old schema would pass the stamp check no more: drop them.
-    if (rolledBack.length > 0) await this.tenancy.refreshTenant(tenant)
-    return { tenant, rolledBack }
-  }
-
-  seedTenant(tenant: string, seeds: Readonly<Record<string, Seed>>): Promise<string[]> {
-    return this.inTenant(tenant, () => runSeeds(this.tenancy, tenant, seeds))
-  }
-
-  inTenant<R>(tenant: string, fn: () => R | PromiseLike<R>): Promise<Awaited<R>> {
-    return this.tenancy.withTenant(tenant, () => fn(), { allowSwitch: true })
   }
 
   private openChecked(tenant: string): Promise<Kysely<DB>> {

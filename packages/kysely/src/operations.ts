@@ -37,16 +37,16 @@ export class TenantStillExistsError extends TenantryError {
 /** Options of `backupTenant` and `exportTenant`. */
 export interface ArchiveOptions {
   /** Called as entries are written. */
-  onProgress?: (p: ArchiveProgress) => void
+  onProgress?: ((p: ArchiveProgress) => void) | undefined
 }
 
 /** Options of `restoreTenant` (and `importTenant`). */
 export interface RestoreOptions {
   /** The tenant to restore into; default the archive's own name. */
-  as?: string
+  as?: string | undefined
   /** Replace an existing tenant of that name (otherwise `TenantExistsError`). */
-  force?: boolean
-  onProgress?: (p: ArchiveProgress) => void
+  force?: boolean | undefined
+  onProgress?: ((p: ArchiveProgress) => void) | undefined
 }
 
 /** What a restore or import made. */
@@ -139,7 +139,7 @@ export async function cloneTenant(
   host: OperationsHost,
   from: string,
   to: string,
-  options: { force?: boolean } = {},
+  options: { force?: boolean | undefined } = {},
 ): Promise<RestoreResult> {
   host.tenancy.validateName(to)
   const pipe = new PassThrough()
@@ -186,7 +186,7 @@ export interface TenantOperations {
   backupTenantToDir(
     tenant: string,
     dir: string,
-    options?: ArchiveOptions & { keep?: number },
+    options?: ArchiveOptions & { keep?: number | undefined },
   ): Promise<string>
   /** A portable archive (rows by table, file sets, migrations) that any backend imports. */
   exportTenant(
@@ -208,7 +208,7 @@ export interface TenantOperations {
   /** Undoes the tenant's last `steps` (default 1) migrations with their `down` functions. */
   rollbackTenant(
     tenant: string,
-    options?: { steps?: number },
+    options?: { steps?: number | undefined },
   ): Promise<{ tenant: string; rolledBack: string[] }>
   /** Runs the seeds the tenant has not run yet, once each, recorded in `tenantry_seeds`. */
   seedTenant(tenant: string, seeds: Readonly<Record<string, Seed>>): Promise<string[]>

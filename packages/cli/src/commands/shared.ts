@@ -10,13 +10,21 @@ export type { Seed } from '@tenantry/kysely'
 /** The store operations the commands use beyond `TenantStore` (a tenantry store has them). */
 export interface OperationsStore extends TenantStore {
   backupTenant?(tenant: string, dest: string | Writable): Promise<unknown>
-  backupTenantToDir?(tenant: string, dir: string, options?: { keep?: number }): Promise<string>
+  backupTenantToDir?(
+    tenant: string,
+    dir: string,
+    options?: { keep?: number | undefined },
+  ): Promise<string>
   restoreTenant?(
     source: string | Readable,
-    options?: { as?: string; force?: boolean },
+    options?: { as?: string | undefined; force?: boolean | undefined },
   ): Promise<{ tenant: string; manifest: { tenant: string; backend: string } }>
   exportTenant?(tenant: string, out: Writable): Promise<unknown>
-  cloneTenant?(from: string, to: string, options?: { force?: boolean }): Promise<unknown>
+  cloneTenant?(
+    from: string,
+    to: string,
+    options?: { force?: boolean | undefined },
+  ): Promise<unknown>
   purgeTenant?(tenant: string): Promise<void>
   rollbackTenant?(tenant: string, options?: { steps?: number }): Promise<{ rolledBack: string[] }>
   seedTenant?(tenant: string, seeds: Record<string, Seed>): Promise<string[]>
@@ -113,7 +121,12 @@ export interface TenantOutcome<R> {
 export async function eachTenant<R>(
   io: CliIO,
   tenants: readonly string[],
-  options: { concurrency: number; label: string; quiet?: boolean; describe: (r: R) => string },
+  options: {
+    concurrency: number
+    label: string
+    quiet?: boolean | undefined
+    describe: (r: R) => string
+  },
   fn: (tenant: string) => Promise<R>,
 ): Promise<TenantOutcome<R>[]> {
   const out: TenantOutcome<R>[] = new Array(tenants.length)

@@ -66,7 +66,7 @@ export interface ExportArchiveOptions {
   fileSets: readonly TenantFileSet[]
   /** Where an image is written before it is packed (a folder on the same machine). */
   tempDir: string
-  onProgress?: (p: ArchiveProgress) => void
+  onProgress?: ((p: ArchiveProgress) => void) | undefined
 }
 
 /** Writes `tenant` as an archive to `out`, from one snapshot. */
@@ -118,16 +118,16 @@ export async function exportArchive(
 /** Options of {@link importArchive}. */
 export interface ImportArchiveOptions {
   /** The tenant to create; default the archive's own name. */
-  as?: string
+  as?: string | undefined
   /** Replace an existing tenant of that name. */
-  force?: boolean
+  force?: boolean | undefined
   /** File sets of the target store; an archive's set the store does not have is refused. */
   fileSets: readonly TenantFileSet[]
   /** Checks the name before anything is written (the store's naming rule). */
   validateName: (tenant: string) => unknown
   /** Runs once the tenant's name is known, before anything is staged. */
-  beforeStage?: (tenant: string) => Promise<void>
-  onProgress?: (p: ArchiveProgress) => void
+  beforeStage?: ((tenant: string) => Promise<void>) | undefined
+  onProgress?: ((p: ArchiveProgress) => void) | undefined
 }
 
 /**

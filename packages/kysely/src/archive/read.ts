@@ -41,7 +41,7 @@ export interface ArchiveSummary {
 export async function readArchive(
   input: Readable,
   sink: ArchiveSink,
-  options: { target: ValueTarget; onProgress?: (p: ArchiveProgress) => void },
+  options: { target: ValueTarget; onProgress?: ((p: ArchiveProgress) => void) | undefined },
 ): Promise<ArchiveSummary> {
   const extract = tar.extract()
   input.on('error', (error) => extract.destroy(error))

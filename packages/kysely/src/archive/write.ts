@@ -14,7 +14,7 @@ export interface ArchiveSource {
   /** Batches of one table's rows (from one consistent snapshot). */
   rows(table: string): AsyncIterable<readonly Record<string, unknown>[]>
   /** The database image file, when `manifest.database` is set. */
-  databaseFile?: string
+  databaseFile?: string | undefined
   /** The folder of a file set of `manifest.fileSets` (may not exist). */
   fileDir(set: string): string
 }
