@@ -73,7 +73,7 @@ export async function buildApp(options: WikiAppOptions): Promise<WikiApp> {
     dataDir,
     root,
     createWiki: (name) => createWiki(store, settings, name),
-    destroyWiki: (name) => destroyWiki(store, { dataDir, outbox, live }, name),
+    destroyWiki: (name) => destroyWiki(store, { live }, name),
   }
 
   const app = (options.logger === undefined

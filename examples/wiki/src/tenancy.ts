@@ -1,11 +1,11 @@
 import { configureTenancy, getDb, withTenant } from '@tenantry/context'
-import type { TenantStore } from '@tenantry/kysely'
+import type { TenantDatabaseStore } from '@tenantry/kysely'
 import { mailResource, type Outbox } from '@tenantry/mail'
 import { createPostgresTenantDatabases } from '@tenantry/postgres'
 import type { Realtime } from '@tenantry/realtime'
-import { defineSettings, type SettingsDefinition } from '@tenantry/settings'
+import { attachSettings, defineSettings, type SettingsDefinition } from '@tenantry/settings'
 import { createTenantDatabases } from '@tenantry/sqlite'
-import { destroyTenantFiles, localStorageResource } from '@tenantry/storage'
+import { attachStorage, localStorageResource } from '@tenantry/storage'
 import { type WikiDB, wikiMigrations } from './migrations.js'
 import {
   createRenderer,
@@ -25,14 +25,10 @@ export interface WikiStoreOptions {
   schemaPrefix?: string | undefined
 }
 
-/** A tenant store (SQLite or PostgreSQL) that can register itself and be closed. */
-export interface WikiStore extends TenantStore {
+/** A tenant store (SQLite or PostgreSQL): lifecycle, operations, `db` for `getDb()`. */
+export interface WikiStore extends TenantDatabaseStore<WikiDB> {
   /** `sqlite` or `postgres`, for the start-up banner. */
   readonly kind: 'sqlite' | 'postgres'
-  /** Registers resource `db` and the store as the tenant source. */
-  install(): unknown
-  /** Closes every handle (files, the pool). */
-  close(): Promise<void>
 }
 
 /**
@@ -91,7 +87,27 @@ export function configureWiki(options: ConfigureWikiOptions): SettingsDefinition
       storage: localStorageResource({ root: options.dataDir }),
     },
   })
+  attachWikiFootprint(options.store, options)
+  attachSettings(options.store, settings)
   return settings
+}
+
+/**
+ * A wiki's whole footprint follows its database: destroying it (admin page, API, `tenantry
+ * destroy`) removes its attachments and sent mail, a new wiki of the same name inherits
+ * neither, and backups, exports and clones carry the attachments. `tenantry.config.ts` calls
+ * it too, so the CLI destroys the same footprint.
+ */
+export function attachWikiFootprint(
+  store: WikiStore,
+  options: { dataDir: string; outbox?: Outbox },
+): void {
+  attachStorage(store, { root: options.dataDir })
+  const outbox = options.outbox
+  if (outbox === undefined) return
+  const clearMail = ({ tenant }: { tenant: string }) => outbox.clear(tenant)
+  store.lifecycle.on('creating', clearMail)
+  store.lifecycle.on('destroyed', clearMail)
 }
 
 /** The welcome page every new wiki starts with. */
@@ -162,15 +178,16 @@ export async function createWiki(
   }
 }
 
-/** Destroys a wiki: its database (after in-flight requests finish), files and sent mail. */
+/**
+ * Destroys a wiki: its database (after in-flight requests finish) and, through the store's
+ * lifecycle (see {@link configureWiki}), its files, settings and sent mail.
+ */
 export async function destroyWiki(
   store: WikiStore,
-  options: { dataDir: string; outbox: Outbox; live?: Realtime },
+  options: { live?: Realtime | undefined },
   tenant: string,
 ): Promise<void> {
   // Open live pages hold the tenant: close them first, or the store would wait for them.
   await options.live?.closeTenantConnections(tenant)
   await store.destroyTenant(tenant)
-  await destroyTenantFiles(options.dataDir, tenant)
-  options.outbox.clear(tenant)
 }

@@ -12,6 +12,7 @@ declare module '@tenantry/context' {
 }
 
 export { LRUCache } from 'lru-cache'
+export { type AttachCacheOptions, attachCache, type EnumerableCache } from './lifecycle.js'
 
 /** A cache key could not be built: the tenant is not a non-empty string, or a key is not a string. */
 export class CacheKeyError extends TenantryError {

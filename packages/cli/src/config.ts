@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { isAbsolute, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import type { TenantStore } from '@tenantry/kysely'
+import type { Seed, TenantStore } from '@tenantry/kysely'
 import { CliError, EXIT, messageOf } from './errors.js'
 
 /** File names looked up in the working directory, in this order. */
@@ -16,6 +16,11 @@ export const CONFIG_FILES = [
 export interface TenantryConfig {
   /** The app's tenant store, e.g. `createTenantDatabases({ root, migrations })`. */
   store: TenantStore
+  /**
+   * Seeds for `tenantry seed`, by name: each runs once per tenant, inside it (`getDb()` is the
+   * tenant's, in a transaction), in name order, and is recorded in `tenantry_seeds`.
+   */
+  seeds?: Record<string, Seed>
 }
 
 /**
@@ -69,6 +74,14 @@ export async function loadConfig(
   file: string,
   options: LoadConfigOptions = {},
 ): Promise<TenantStore> {
+  return (await loadAppConfig(file, options)).store
+}
+
+/** Loads a config file as a whole: the store and the seeds (empty when it has none). */
+export async function loadAppConfig(
+  file: string,
+  options: LoadConfigOptions = {},
+): Promise<Required<TenantryConfig>> {
   let mod: { default?: unknown }
   try {
     mod = await importFile(file, options.loader ?? 'auto')
@@ -82,14 +95,25 @@ export async function loadConfig(
   }
   let value: unknown = mod.default ?? mod
   if (typeof value === 'function') value = await (value as () => unknown)()
-  if (isStore(value)) return value
-  if (typeof value === 'object' && value !== null && isStore((value as { store?: unknown }).store))
-    return (value as TenantryConfig).store
+  if (isStore(value)) return { store: value, seeds: {} }
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    isStore((value as { store?: unknown }).store)
+  ) {
+    const config = value as TenantryConfig
+    return { store: config.store, seeds: config.seeds ?? {} }
+  }
   throw new CliError(
     'TENANTRY_CLI_CONFIG',
     EXIT.CONFIG,
     `${file} must export default a TenantStore (e.g. createTenantDatabases({ root, migrations })) or { store }.`,
   )
+}
+
+/** Imports a module (TypeScript too: Node's loader, then jiti), as the config file is. */
+export function importModule(file: string): Promise<{ default?: unknown }> {
+  return importFile(file, 'auto')
 }
 
 async function importFile(

@@ -122,7 +122,9 @@ describe('tenantry (child process)', () => {
       tenantry(app, ['info', 'nobody']),
     ])
     expect(usage.code).toBe(EXIT.USAGE)
-    expect(usage.stderr).toContain("error: unknown command 'frobnicate'")
+    expect(usage.stderr).toBe(
+      'tenantry: unknown command \'frobnicate\' (run "tenantry --help" for usage)\n',
+    )
     expect(config.code).toBe(EXIT.CONFIG)
     expect(config.stderr).toContain('No tenantry.config.ts')
     expect(bad.code).toBe(EXIT.BAD_NAME)

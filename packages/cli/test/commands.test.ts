@@ -81,7 +81,7 @@ describe('migrate', () => {
     const none = await cli(['migrate'], { loadStore })
     expect(none).toMatchObject({
       code: EXIT.USAGE,
-      stderr: 'tenantry: migrate needs a tenant name or --all.\n',
+      stderr: 'tenantry: migrate needs a tenant name, --all or --tenants a,b.\n',
     })
     expect((await cli(['migrate', 'acme', '--all'], { loadStore })).code).toBe(EXIT.USAGE)
     const conc = await cli(['migrate', '--all', '--concurrency', '0'], { loadStore })

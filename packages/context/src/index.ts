@@ -30,6 +30,16 @@ export {
   type TenancyConfig,
   type TenantScope,
 } from './tenancy.js'
+export {
+  LifecycleListenerError,
+  type LifecycleTarget,
+  TenantCleanupError,
+  type TenantFileSet,
+  TenantLifecycle,
+  type TenantLifecycleEvent,
+  type TenantLifecycleEvents,
+  type TenantLifecycleListener,
+} from './tenant-lifecycle.js'
 export type {
   ResourceDefinition,
   ResourceOf,

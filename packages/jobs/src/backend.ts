@@ -102,6 +102,12 @@ export interface JobBackend {
   consume(processor: JobProcessor, options: ConsumeOptions): JobConsumer
   /** The job's state, or `undefined` when the backend no longer has it (completed and removed). */
   getJob(id: string): Promise<JobInfo | undefined>
+  /**
+   * Deletes every stored job of `tenant` (waiting, delayed, failed, kept completed; a running
+   * one finishes but is not retried) and resolves with how many went. Called when the tenant is
+   * destroyed (see `attachJobs`). Optional for third-party backends.
+   */
+  removeTenantJobs?(tenant: string): Promise<number>
   /** Releases the backend's connections; consumers should be closed first. */
   close(): Promise<void>
 }

@@ -9,6 +9,7 @@ import {
   type Job as BullJob,
   type ConnectionOptions,
   type JobsOptions,
+  type JobType,
   Queue,
   UnrecoverableError,
   Worker,
@@ -147,6 +148,33 @@ export function createBullMQBackend(options: BullMQBackendOptions): BullMQBacken
         lastError: job.failedReason || undefined,
       }
     },
+    async removeTenantJobs(tenant) {
+      assertOpen()
+      // BullMQ has no index by data field: page through every state that can still hold a
+      // job, collect the tenant's, then remove them (removing while paging would skip some).
+      const states: JobType[] = [
+        'waiting',
+        'delayed',
+        'prioritized',
+        'waiting-children',
+        'failed',
+        'completed',
+      ]
+      const mine: BullJob<BullMQJobData>[] = []
+      for (let start = 0; ; start += PAGE) {
+        const jobs = await queue.getJobs(states, start, start + PAGE - 1)
+        for (const job of jobs) if (job?.data?.tenant === tenant) mine.push(job)
+        if (jobs.length < PAGE) break
+      }
+      let removed = 0
+      // A job a worker holds (active) refuses: it finishes, and its tenant check fails a retry.
+      for (const job of mine)
+        await job.remove().then(
+          () => removed++,
+          () => {},
+        )
+      return removed
+    },
     async close() {
       if (closed) return
       await Promise.all([...workers].map((w) => w.close()))
@@ -155,6 +183,8 @@ export function createBullMQBackend(options: BullMQBackendOptions): BullMQBacken
     },
   }
 }
+
+const PAGE = 500
 
 function idOf(job: BullJob<BullMQJobData>): string {
   return job.id!

@@ -15,6 +15,12 @@ export {
   type JobProcessor,
   type NewJob,
 } from './backend.js'
+export {
+  type BackupJobOptions,
+  type BackupRun,
+  type BackupTarget,
+  defineBackupJob,
+} from './backup-job.js'
 export { createEmbeddedBackend, type EmbeddedBackendOptions } from './embedded-backend.js'
 export * from './errors.js'
 export {
@@ -28,5 +34,6 @@ export {
   type JobOptions,
   setDefaultJobBackend,
 } from './job.js'
+export { attachJobs } from './lifecycle.js'
 export { type JobLogger, type LogFn, silentLogger } from './logger.js'
 export { createWorker, type Worker, type WorkerEvents, type WorkerOptions } from './worker.js'

@@ -32,6 +32,22 @@ export function describeJobBackendContract(
       return worker
     }
 
+    test("removeTenantJobs deletes one tenant's stored jobs (waiting, delayed) and no other's", async () => {
+      const { tenancy } = makeTenancy()
+      const backend = await backendFor()
+      const job = defineJob('purge-me', () => {}, { tenancy, backend })
+      const ids: Record<string, string[]> = { acme: [], globex: [] }
+      for (const t of ['acme', 'globex'] as const)
+        await tenancy.withTenant(t, async () => {
+          ids[t]!.push(await job.enqueue({}))
+          ids[t]!.push(await job.enqueue({}, { delay: 60_000 }))
+        })
+      expect(await backend.removeTenantJobs!('acme')).toBe(2)
+      for (const id of ids.acme!) expect(await backend.getJob(id)).toBeUndefined()
+      for (const id of ids.globex!) expect((await backend.getJob(id))?.tenant).toBe('globex')
+      expect(await backend.removeTenantJobs!('acme')).toBe(0)
+    })
+
     test('the handler runs in the tenant captured at enqueue, with its resources', async () => {
       const { tenancy, marker } = makeTenancy()
       const backend = await backendFor()

@@ -9,6 +9,7 @@ import { StoreClosedError } from './errors.js'
 import { guardTenantDb } from './guard-plugin.js'
 import { migrateEachTenant } from './migrate-all.js'
 import type { MigrationsOption } from './migrations.js'
+import { OperableStore } from './operable-store.js'
 import type { EachTenantDbOptions, TenantDatabaseStore } from './store.js'
 import type {
   CreateTenantOptions,
@@ -66,10 +67,11 @@ const SEEN_MAX = 100_000
  * its central database.
  */
 export abstract class BaseTenantStore<DB, CentralDB = unknown>
+  extends OperableStore
   implements TenantDatabaseStore<DB, CentralDB>
 {
   readonly resource: ResourceDefinition<Kysely<DB>>
-  protected tenancy: Tenancy
+  protected override tenancy: Tenancy
   /** The tenancy `install` registered this store in (its handles are refreshed on close). */
   protected installed: Tenancy | undefined
   protected readonly migrateOnOpen: boolean
@@ -88,6 +90,7 @@ export abstract class BaseTenantStore<DB, CentralDB = unknown>
   private readonly unguarded = new WeakMap<Kysely<DB>, Kysely<DB>>()
 
   constructor(options: BaseStoreOptions, defaults: StoreDefaults) {
+    super()
     this.tenancy = options.tenancy ?? defaultTenancy
     this.migrateOnOpen = options.migrateOnOpen ?? false
     this.existsCacheMs = options.existsCacheMs ?? 1000
@@ -189,6 +192,8 @@ export abstract class BaseTenantStore<DB, CentralDB = unknown>
     this.seen.delete(tenant)
     try {
       await this.tenancy.releaseTenant(tenant, { timeoutMs: this.releaseTimeoutMs })
+      // A listener that fails aborts here, before anything is deleted: the tenant stays whole.
+      await this.lifecycle.emit('destroying', { tenant })
       return await fn()
     } finally {
       this.destroying.delete(tenant)
@@ -201,6 +206,25 @@ export abstract class BaseTenantStore<DB, CentralDB = unknown>
     const g = guardTenantDb(db, tenant, { tenancy: this.tenancy })
     this.unguarded.set(g, db)
     return g
+  }
+
+  /**
+   * Hides `tenant` in this process and releases its instances (a restore over it); returns the
+   * function that makes it visible again.
+   */
+  protected override async hide(tenant: string): Promise<() => void> {
+    this.destroying.add(tenant)
+    this.seen.delete(tenant)
+    try {
+      await this.tenancy.releaseTenant(tenant, { timeoutMs: this.releaseTimeoutMs })
+    } catch (error) {
+      this.destroying.delete(tenant)
+      throw error
+    }
+    return () => {
+      this.destroying.delete(tenant)
+      this.seen.delete(tenant)
+    }
   }
 
   private openChecked(tenant: string): Promise<Kysely<DB>> {

@@ -4,6 +4,9 @@
  * cache, listing, iteration, migrate-all, close), the store errors, the migrate-all loop,
  * migration sets with version stamps, and transactions through the tenant context.
  */
+
+export * from './archive/index.js'
+export { BACKUP_EXTENSION, backupPath, listBackups, pruneBackups } from './backup-dir.js'
 export {
   type BaseStoreOptions,
   BaseTenantStore,
@@ -31,6 +34,25 @@ export {
   migrationStamp,
   toProvider,
 } from './migrations.js'
+export {
+  type ArchiveOptions,
+  backupTenant,
+  cloneTenant,
+  type OperationsHost,
+  purgeTenant,
+  type RestoreOptions,
+  type RestoreResult,
+  restoreTenant,
+  type TenantOperations,
+  TenantStillExistsError,
+} from './operations.js'
+export {
+  OperationUnsupportedError,
+  RollbackFailedError,
+  RollbackRefusedError,
+  rollbackMigrations,
+} from './rollback.js'
+export { ensureSeedsTable, runSeeds, SEEDS_TABLE, type Seed } from './seeds.js'
 export type { EachTenantDbOptions, TenantDatabaseStore } from './store.js'
 export type {
   CreateTenantOptions,

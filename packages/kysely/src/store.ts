@@ -1,5 +1,6 @@
 import type { EachTenantOptions, ResourceDefinition, Tenancy } from '@tenantry/context'
 import type { Kysely } from 'kysely'
+import type { TenantOperations } from './operations.js'
 import type { TenantStore } from './tenant-store.js'
 
 /** Options of {@link TenantDatabaseStore.withEachTenant}: the core's, less `tenants` (every ready one). */
@@ -10,7 +11,9 @@ export type EachTenantDbOptions = Pick<EachTenantOptions, 'concurrency'>
  * resource, the central database, installation into a tenancy, and per-tenant iteration. The
  * SQLite and PostgreSQL stores extend it with what is theirs (a file path, a schema name).
  */
-export interface TenantDatabaseStore<DB, CentralDB = unknown> extends TenantStore {
+export interface TenantDatabaseStore<DB, CentralDB = unknown>
+  extends TenantStore,
+    TenantOperations {
   /** The `db` resource for the core: eager, capped, disposed with the tenant's handle. */
   readonly resource: ResourceDefinition<Kysely<DB>>
   /** The central (untenanted) database, migrated on its first query. */

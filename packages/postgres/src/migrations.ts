@@ -1,6 +1,12 @@
 export type { MigrationsOption } from '@tenantry/kysely'
 
-import { MigrationFailedError, type MigrationsOption, MigrationVersion } from '@tenantry/kysely'
+import {
+  MigrationFailedError,
+  type MigrationsOption,
+  MigrationVersion,
+  RollbackFailedError,
+  RollbackRefusedError,
+} from '@tenantry/kysely'
 import {
   type Kysely,
   Kysely as KyselyClass,
@@ -97,6 +103,44 @@ export class MigrationSet extends MigrationVersion {
           : Date.parse(a.timestamp) - Date.parse(b.timestamp),
       )
       .map((r) => r.name)
+  }
+
+  /** The same bookkeeping for only the migrations named (an archive's, to load its rows). */
+  async subset(names: readonly string[]): Promise<MigrationSet> {
+    const { byName } = await this.resolve()
+    const some: Record<string, Migration> = {}
+    for (const n of names) some[n] = byName.get(n)!
+    return new MigrationSet(some, { table: this.table })
+  }
+
+  /**
+   * Undoes the last `steps` applied migrations of `schema` with their `down` (inside the
+   * caller's locked transaction), refusing up front when one has none. Returns the names undone.
+   */
+  async rollback(
+    client: pg.PoolClient,
+    schema: string,
+    steps: number,
+    who: string,
+  ): Promise<string[]> {
+    const { byName } = await this.resolve()
+    const undo = ((await this.applied(client, schema)) ?? []).slice(-steps).reverse()
+    const missing = undo.filter((n) => typeof byName.get(n)?.down !== 'function')
+    if (missing.length > 0)
+      throw new RollbackRefusedError(
+        who,
+        `Cannot roll back tenant "${who}": migration ${missing.join(', ')} has no down(); nothing was undone.`,
+      )
+    const db = kyselyOnClient(client, schema)
+    for (const name of undo) {
+      try {
+        await byName.get(name)!.down!(db)
+      } catch (error) {
+        throw faultError(error, 'rolling back', who) ?? new RollbackFailedError(who, name, error)
+      }
+      await client.query(`delete from ${this.recordTable(schema)} where name = $1`, [name])
+    }
+    return undo
   }
 
   /** Names of applied and pending migrations in `schema`. */

@@ -1,5 +1,6 @@
 import { UnknownTenantError } from '@tenantry/context'
 import {
+  type ArchiveBackend,
   type CreateTenantOptions,
   type MigrateAllOptions,
   PendingMigrationsError,
@@ -15,6 +16,7 @@ import { searchPath } from './lock.js'
 import { migrateStale } from './migrate-all.js'
 import { MigrationSet } from './migrations.js'
 import { advisoryKey, checkPrefix, checkSchema, quoteIdent, schemaFor } from './naming.js'
+import { postgresOperations } from './operations.js'
 import { RegisteredStore } from './registered-store.js'
 import { Registry, type RegistryRow } from './registry.js'
 import type { PostgresTenantDatabases, PostgresTenantDatabasesOptions } from './types.js'
@@ -90,11 +92,12 @@ export class PostgresTenantStore<DB, CentralDB>
       throw new TenantExistsError(tenant)
     }
     if (exists(await this.row(tenant))) return
-    await this.locked(
+    const built = await this.locked(
       tenant,
       async (client) => {
         const row = await this.row(tenant, client)
-        if (exists(row)) return
+        if (exists(row)) return false
+        await this.creating(tenant)
         // A row that never became ready: leftovers of a non-transactional step. Ours to clear.
         if (row !== undefined) await this.registry.remove(client, schema)
         // Inside the transaction nobody else sees the row, the schema or its tables; a failure
@@ -114,9 +117,11 @@ export class PostgresTenantStore<DB, CentralDB>
         await searchPath(client, schema)
         await this.migrations.migrate(client, schema, tenant, { fresh: true })
         await this.registry.markReady(client, schema, await this.migrations.version())
+        return true
       },
       'creating',
     )
+    if (built) await this.lifecycle.emit('created', { tenant })
   }
 
   async destroyTenant(tenant: string): Promise<void> {
@@ -132,6 +137,14 @@ export class PostgresTenantStore<DB, CentralDB>
         },
         'destroying',
       ),
+    )
+    // After the commit, locked again: a tenant re-created meanwhile keeps what it made since.
+    await this.locked(
+      tenant,
+      async (client) => {
+        if ((await this.row(tenant, client))?.ready !== true) await this.destroyed(tenant)
+      },
+      'destroying',
     )
   }
 
@@ -167,7 +180,7 @@ export class PostgresTenantStore<DB, CentralDB>
     if (row?.ready !== true) throw new UnknownTenantError(tenant)
     // The stamp only moves towards the current set, so a match needs no lock and no Migrator.
     if (row.migration_stamp === expected) return { tenant, applied: [] }
-    return await this.locked(
+    const result = await this.locked(
       tenant,
       async (client) => {
         const current = await this.row(tenant, client)
@@ -180,6 +193,26 @@ export class PostgresTenantStore<DB, CentralDB>
       },
       'migrating',
     )
+    return await this.migrated(result)
+  }
+
+  protected override rollback(tenant: string, steps: number): Promise<string[]> {
+    return this.operations().rollback(tenant, steps)
+  }
+
+  protected override archiveBackend(): ArchiveBackend {
+    return this.operations().archive()
+  }
+
+  private operations() {
+    return postgresOperations({
+      pool: this.pool,
+      migrations: this.migrations,
+      registry: this.registry,
+      schemaOf: (t) => this.schemaOf(t),
+      locked: (t, fn, what) => this.locked(t, fn, what),
+      hide: (t) => this.hide(t),
+    })
   }
 
   /** Only tenants with a stale stamp migrate (one indexed query finds them); see `migrateStale`. */

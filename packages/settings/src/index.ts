@@ -3,6 +3,7 @@
  * the tenant is entered, and refreshed (with everything built from them) when they change.
  */
 export { SettingsTableError, SettingsValidationError } from './errors.js'
+export { attachSettings } from './lifecycle.js'
 export { SETTINGS_TABLE, settingsMigration, settingsMigrations } from './migration.js'
 export {
   type DefineSettingsOptions,

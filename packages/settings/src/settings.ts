@@ -68,6 +68,12 @@ export interface SettingsDefinition<T extends SettingsShape>
   update(patch: Partial<T>): Promise<Readonly<T>>
   /** Updates `tenant`'s settings (from an admin tool, a job, another tenant's frame). */
   updateFor(tenant: string, patch: Partial<T>): Promise<Readonly<T>>
+  /**
+   * Forgets what this definition remembers of `tenant` (that it was loaded before) and drops
+   * its cached settings. The stored rows live in the tenant database and go with it; see
+   * `attachSettings`.
+   */
+  forgetTenant(tenant: string): Promise<void>
 }
 
 interface Row {
@@ -116,6 +122,10 @@ export function defineSettings<T extends SettingsShape>(
     },
     async update(patch) {
       return def.updateFor(tenancy.requireTenant(), patch)
+    },
+    async forgetTenant(tenant) {
+      loaded.delete(tenant)
+      await tenancy.refreshTenant(tenant, [resource, ...dependents])
     },
     async updateFor(tenant, patch) {
       tenancy.validateName(tenant)

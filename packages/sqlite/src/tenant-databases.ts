@@ -2,6 +2,7 @@ import { existsSync, renameSync, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { isTenantryError, UnknownTenantError } from '@tenantry/context'
 import {
+  type ArchiveBackend,
   type BaseStoreOptions,
   BaseTenantStore,
   type CreateTenantOptions,
@@ -18,6 +19,7 @@ import { fsyncPath, headerVersion, rmdirQuiet } from './files.js'
 import { type BucketingOptions, Layout, lockFile, sqliteSidecars, tempFile } from './layout.js'
 import { unlinkQuiet, withFileLock } from './lock.js'
 import { MigrationSet } from './migrations.js'
+import { SqliteOperations } from './operations.js'
 import { type RepairFinding, type RepairOptions, repairTenants } from './repair.js'
 import {
   closeServing,
@@ -51,6 +53,8 @@ export interface TenantDatabasesOptions extends BaseStoreOptions {
   statementCache?: number | undefined
   /** Receives SQL log lines carrying `{ tenant }` (pino-compatible). */
   logger?: SqlLogger | undefined
+  /** Create tenants as copies of a pre-migrated template (see `@tenantry/sqlite`'s README); default false. */
+  template?: boolean | undefined
 }
 
 /** Per-tenant SQLite databases: the tenant lifecycle, the `db` resource and the central database. */
@@ -79,6 +83,8 @@ class SqliteTenantStore<DB, CentralDB>
   private readonly busyTimeoutMs: number
   private readonly logger: SqlLogger | undefined
   private readonly serving: ServingOptions
+  private readonly template: boolean
+  private readonly ops: SqliteOperations
   /** Open tenant handles (closed on dispose or store close). */
   private readonly handles = new Map<Kysely<DB>, ServingHandle<DB>>()
   /** The handle the core caches for each tenant: its identity is checked at every scope entry. */
@@ -96,6 +102,17 @@ class SqliteTenantStore<DB, CentralDB>
       logger: this.logger,
       statementCache: options.statementCache,
     }
+    this.template = options.template ?? false
+    this.ops = new SqliteOperations({
+      ...{ root: this.root, migrations: this.migrations, busyTimeoutMs: this.busyTimeoutMs },
+      lockTimeoutMs: this.lockTimeoutMs,
+      file: (t) => this.checkedPath(t),
+      hide: async (t) => {
+        const unhide = await this.hide(t)
+        for (const h of [...this.handles.values()]) if (h.tenant === t) closeServing(h)
+        return unhide
+      },
+    })
     this.centralDb = new SqliteCentral<CentralDB>({
       root: this.root,
       migrations:
@@ -155,10 +172,13 @@ class SqliteTenantStore<DB, CentralDB>
       throw new TenantExistsError(tenant)
     }
     if (exists()) return
-    await this.locked(tenant, file, async () => {
-      if (exists()) return
+    const built = await this.locked(tenant, file, async () => {
+      if (exists()) return false
+      await this.creating(tenant) // leftovers of an earlier tenant of the name go first
       await this.build(tenant, file)
+      return true
     })
+    if (built) await this.lifecycle.emit('created', { tenant })
   }
 
   /**
@@ -172,15 +192,18 @@ class SqliteTenantStore<DB, CentralDB>
     // new file, must both go before anything is built.
     for (const f of [tmp, ...sqliteSidecars(tmp), ...sqliteSidecars(file)]) unlinkQuiet(f)
     try {
-      const raw = openFile(tmp, this.busyTimeoutMs, { mustExist: false })
-      try {
-        // Durability is only needed from the rename on; the temp file is thrown away on a crash.
-        raw.exec('PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF')
-        await this.migrations.migrate(this.kyselyFor(raw, tenant), tenant)
-        raw.pragma(`user_version = ${await this.migrations.version()}`)
-        raw.pragma('journal_mode = WAL')
-      } finally {
-        raw.close()
+      if (this.template) await this.ops.fromTemplate(tmp)
+      else {
+        const raw = openFile(tmp, this.busyTimeoutMs, { mustExist: false })
+        try {
+          // Durability is only needed from the rename on; the temp file is thrown away on a crash.
+          raw.exec('PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF')
+          await this.migrations.migrate(this.kyselyFor(raw, tenant), tenant)
+          raw.pragma(`user_version = ${await this.migrations.version()}`)
+          raw.pragma('journal_mode = WAL')
+        } finally {
+          raw.close()
+        }
       }
       fsyncPath(tmp)
       renameSync(tmp, file)
@@ -201,6 +224,7 @@ class SqliteTenantStore<DB, CentralDB>
         // Under the database's write lock: a writer elsewhere that gets the lock after this
         // finds its file unlinked and refuses, so nothing is acknowledged into deleted files.
         await destroyFiles(file, tenant, this.lockTimeoutMs)
+        await this.destroyed(tenant) // still locked: no creator of the name runs in between
       })
     })
   }
@@ -226,7 +250,7 @@ class SqliteTenantStore<DB, CentralDB>
     // The stamp in the file header only moves towards the current set, so a match is
     // trustworthy without opening SQLite or taking the lock.
     if (headerVersion(file) === expected) return { tenant, applied: [] }
-    return await this.locked(tenant, file, async () => {
+    const result = await this.locked(tenant, file, async () => {
       if (!existsSync(file)) throw new UnknownTenantError(tenant)
       // Lock waits inside happen in the driver, off the event loop: this process's own
       // writers (and everyone else's) keep committing while the migration waits its turn.
@@ -243,6 +267,20 @@ class SqliteTenantStore<DB, CentralDB>
         raw.close()
       }
     })
+    return await this.migrated(result)
+  }
+
+  protected override rollback(tenant: string, steps: number): Promise<string[]> {
+    const file = this.checkedPath(tenant)
+    return this.locked(tenant, file, () => this.ops.rollback(file, tenant, steps))
+  }
+
+  protected override archiveBackend(): ArchiveBackend {
+    return this.ops.archive()
+  }
+
+  protected override scratchDir(): string {
+    return this.ops.scratchDir
   }
 
   async tenantInfo(tenant: string): Promise<TenantInfo> {

@@ -3,6 +3,7 @@
  * out of the tenant's folder.
  */
 export { StorageNotFoundError, StoragePathError } from './errors.js'
+export { type AttachStorageOptions, attachStorage } from './lifecycle.js'
 export { LocalStorage, type LocalStorageOptions } from './local.js'
 export { checkKey, checkTenantSegment, tenantFilesDir } from './paths.js'
 export {

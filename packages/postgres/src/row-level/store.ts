@@ -138,17 +138,20 @@ class RowLevelStore<DB, CentralDB>
     // The shared tables first (a no-op once current): the tenant appears only when they are.
     if ((await this.pending()).length > 0) await this.migrateShared(tenant)
     const stamp = await this.migrations.version()
-    await this.locked(
+    const made = await this.locked(
       tenant,
       async (client) => {
         const row = await this.row(tenant, client)
-        if (exists(row)) return
+        if (exists(row)) return false
+        await this.creating(tenant)
         if (row !== undefined) await this.forget(client, tenant)
         await this.registry.insert(client, key, tenant)
         await this.registry.markReady(client, key, stamp)
+        return true
       },
       'creating',
     )
+    if (made) await this.lifecycle.emit('created', { tenant })
   }
 
   async destroyTenant(tenant: string): Promise<void> {
@@ -163,6 +166,7 @@ class RowLevelStore<DB, CentralDB>
         'destroying',
       ),
     )
+    await this.destroyed(tenant) // files, jobs, cache entries of the tenant (the lifecycle)
   }
 
   /** Deletes every row of the tenant (children first) and its registry row, in one transaction. */
@@ -185,7 +189,7 @@ class RowLevelStore<DB, CentralDB>
     const row = await this.row(tenant)
     if (row?.ready !== true) throw new UnknownTenantError(tenant)
     if (row.migration_stamp === (await this.migrations.version())) return { tenant, applied: [] }
-    return { tenant, applied: await this.migrateShared(tenant) }
+    return await this.migrated({ tenant, applied: await this.migrateShared(tenant) })
   }
 
   /** One migration of the shared tables serves every tenant: the per-tenant cost is a row update. */

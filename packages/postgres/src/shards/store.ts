@@ -177,6 +177,7 @@ class ShardedStore<DB, CentralDB>
       row = await this.placement.reserve(tenant, choice)
     }
     try {
+      await this.creating(tenant)
       await this.shard(row.shard).createTenant(tenant, options)
     } catch (error) {
       // Another creator may have finished it; otherwise forget the reservation.
@@ -185,6 +186,7 @@ class ShardedStore<DB, CentralDB>
       throw error
     }
     await this.placement.markReady(tenant)
+    await this.lifecycle.emit('created', { tenant })
   }
 
   async destroyTenant(tenant: string): Promise<void> {
@@ -193,10 +195,11 @@ class ShardedStore<DB, CentralDB>
       await this.shard(shard).destroyTenant(tenant)
       await this.placement.remove(tenant)
     })
+    await this.destroyed(tenant) // files, jobs, cache entries of the tenant (the lifecycle)
   }
 
   async migrateTenant(tenant: string): Promise<TenantMigrationResult> {
-    return this.shard(await this.shardOf(tenant)).migrateTenant(tenant)
+    return this.migrated(await this.shard(await this.shardOf(tenant)).migrateTenant(tenant))
   }
 
   /** Every shard migrates its own tenants, all shards at once. */
