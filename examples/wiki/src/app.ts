@@ -5,7 +5,7 @@ import { tenancy } from '@tenantry/context'
 import { firstOf, fromPath, fromSubdomain, tenantry } from '@tenantry/fastify'
 import type { Logger } from '@tenantry/log'
 import { Outbox } from '@tenantry/mail'
-import { createRealtime, realtimePlugin } from '@tenantry/realtime'
+import { attachRealtime, createRealtime, realtimePlugin } from '@tenantry/realtime'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import { adminRoutes } from './routes/admin.js'
 import { MAX_ATTACHMENT_BYTES } from './routes/attachments.js'
@@ -65,6 +65,7 @@ export async function buildApp(options: WikiAppOptions): Promise<WikiApp> {
     publicUrl: options.publicUrl ?? `http://{tenant}.${root}:3000`,
   })
   const live = createRealtime()
+  attachRealtime(store, live) // destroying a wiki closes its live pages first
   const services: WikiServices = {
     store,
     settings,
@@ -73,7 +74,7 @@ export async function buildApp(options: WikiAppOptions): Promise<WikiApp> {
     dataDir,
     root,
     createWiki: (name) => createWiki(store, settings, name),
-    destroyWiki: (name) => destroyWiki(store, { live }, name),
+    destroyWiki: (name) => destroyWiki(store, name),
   }
 
   const app = (options.logger === undefined

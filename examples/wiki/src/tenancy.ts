@@ -2,7 +2,6 @@ import { configureTenancy, getDb, withTenant } from '@tenantry/context'
 import type { TenantDatabaseStore } from '@tenantry/kysely'
 import { mailResource, type Outbox } from '@tenantry/mail'
 import { createPostgresTenantDatabases } from '@tenantry/postgres'
-import type { Realtime } from '@tenantry/realtime'
 import { attachSettings, defineSettings, type SettingsDefinition } from '@tenantry/settings'
 import { createTenantDatabases } from '@tenantry/sqlite'
 import { attachStorage, localStorageResource } from '@tenantry/storage'
@@ -179,15 +178,10 @@ export async function createWiki(
 }
 
 /**
- * Destroys a wiki: its database (after in-flight requests finish) and, through the store's
- * lifecycle (see {@link configureWiki}), its files, settings and sent mail.
+ * Destroys a wiki: its live pages are closed (`attachRealtime`, on `destroying`), then its
+ * database (after in-flight requests finish) and, through the store's lifecycle (see
+ * {@link configureWiki}), its files, settings and sent mail.
  */
-export async function destroyWiki(
-  store: WikiStore,
-  options: { live?: Realtime | undefined },
-  tenant: string,
-): Promise<void> {
-  // Open live pages hold the tenant: close them first, or the store would wait for them.
-  await options.live?.closeTenantConnections(tenant)
+export async function destroyWiki(store: WikiStore, tenant: string): Promise<void> {
   await store.destroyTenant(tenant)
 }

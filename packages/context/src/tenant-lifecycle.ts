@@ -16,8 +16,10 @@ declare module './errors.js' {
  * What a listener's failure does depends on the event (see {@link TenantLifecycle.emit}):
  * - `creating` (nothing is visible yet; remove leftovers of an earlier tenant of that name):
  *   a failure aborts the create.
- * - `destroying` (the tenant is hidden in this process, its handles are released, its data is
- *   still there): a failure aborts the destroy and the tenant is visible again, whole.
+ * - `destroying` (the tenant is hidden in this process — no new scope enters it — and its data
+ *   is still there; scopes already inside it may still run, and the store releases its handles
+ *   only after the listeners, so close long-lived connections here): a failure aborts the
+ *   destroy and the tenant is visible again, whole.
  * - `destroyed` (the database is gone for every process; remove what you hold): every listener
  *   runs, then failures are thrown together as {@link TenantCleanupError}. The leftovers are
  *   removed by the next `creating` of the name, so a new tenant never inherits them.

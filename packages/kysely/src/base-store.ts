@@ -191,9 +191,11 @@ export abstract class BaseTenantStore<DB, CentralDB = unknown>
     this.destroying.add(tenant)
     this.seen.delete(tenant)
     try {
-      await this.tenancy.releaseTenant(tenant, { timeoutMs: this.releaseTimeoutMs })
-      // A listener that fails aborts here, before anything is deleted: the tenant stays whole.
+      // Before the release: a listener closes what holds the tenant open (realtime connections),
+      // which the release would otherwise wait for. One that fails aborts here, before anything
+      // is deleted: the tenant stays whole.
       await this.lifecycle.emit('destroying', { tenant })
+      await this.tenancy.releaseTenant(tenant, { timeoutMs: this.releaseTimeoutMs })
       return await fn()
     } finally {
       this.destroying.delete(tenant)

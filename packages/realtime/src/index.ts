@@ -12,6 +12,7 @@ export {
   type RealtimeOptions,
   type RealtimeStats,
 } from './hub.js'
+export { attachRealtime } from './lifecycle.js'
 export { type RealtimePluginOptions, realtimePlugin } from './plugin.js'
 export {
   type RedisBrokerOptions,

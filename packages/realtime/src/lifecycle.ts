@@ -1,0 +1,17 @@
+import type { LifecycleTarget } from '@tenantry/context'
+import type { Realtime } from './hub.js'
+
+/**
+ * Ties a hub to a store's lifecycle: `destroyTenant` closes the tenant's connections, in every
+ * process, on `destroying` — before the store releases the tenant, which open connections
+ * would otherwise hold until its release timeout. Returns a detach function.
+ *
+ * ```ts
+ * attachRealtime(store, hub)
+ * ```
+ */
+export function attachRealtime(target: LifecycleTarget, hub: Realtime): () => void {
+  return target.lifecycle.on('destroying', async ({ tenant }) => {
+    await hub.closeTenantConnections(tenant)
+  })
+}
