@@ -32,7 +32,12 @@ export function fromSubdomain(options: SubdomainOptions): TenantResolver {
   // Longest root first: with roots `site.com` and `blog.site.com`, `x.blog.site.com` is tenant
   // `x` of `blog.site.com` whatever the order given, and `blog.site.com` itself is a root.
   const roots = (typeof options.root === 'string' ? [options.root] : [...options.root])
-    .map((r) => `.${String(r).toLowerCase().replace(/^\.+|\.+$/g, '')}`)
+    .map(
+      (r) =>
+        `.${String(r)
+          .toLowerCase()
+          .replace(/^\.+|\.+$/g, '')}`,
+    )
     .sort((a, b) => b.length - a.length)
   if (roots.length === 0 || roots.some((r) => r === '.'))
     throw new TenancyConfigError('fromSubdomain: root must be a domain such as "example.com".')
