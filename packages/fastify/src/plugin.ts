@@ -212,8 +212,14 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
   // Untenanted: outside any tenant. In production the HTTP parser's context is empty already;
   // a caller's context (a test's inject() inside a tenant) is left.
   const untenanted = (request: ScopedRequest, mode: Mode | undefined, done: Done): void => {
-    if (mode === REQUIRED) return done(new TenantRequiredError(request.url, missingStatus))
-    if (als.getStore() === undefined) return done()
+    if (mode === REQUIRED) {
+      done(new TenantRequiredError(request.url, missingStatus))
+      return
+    }
+    if (als.getStore() === undefined) {
+      done()
+      return
+    }
     const scope = outside(tenancy)
     request[kScope] = scope
     scope.run(done)
@@ -270,7 +276,7 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
     else scope.run(done)
     releaseAfterHandler(r)
   })
-  fastify.addHook('onResponse', (request, reply, done) => {
+  fastify.addHook('onResponse', (request, _reply, done) => {
     const r = request as ScopedRequest
     const scope = r[kScope]
     if (scope === null) return done()
