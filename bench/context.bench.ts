@@ -94,7 +94,7 @@ hooked.onLeave(() => {
 })
 for (const fn of Object.values(asyncOnes)) await fn()
 const wt = await pairedRounds(
-  ['als-run', 'als-run-then', 'with-tenant'] as const,
+  ['als-run', 'als-run-then', 'with-tenant', 'with-hooks'] as const,
   'als-run',
   7,
   (v) => msOnce(asyncOnes[v]),

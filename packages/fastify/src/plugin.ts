@@ -118,7 +118,6 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
     return
   }
   const tenancy = options.tenancy ?? sharedTenancy
-  const als = tenancy.als
   const resolve = options.resolve
   const invalidAs404 = options.invalidNameStatus === 404
   const missingStatus = options.missingTenantStatus === 400 ? 400 : 404
@@ -216,8 +215,10 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
       done(new TenantRequiredError(request.url, missingStatus))
       return
     }
-    if (als.getStore() === undefined) {
-      done()
+    // In production there is no caller context: the HTTP parser's is empty. A caller's tenant
+    // (a test's inject() inside one) is left, with its switch guard.
+    if (tenancy.currentTenant() === undefined) {
+      tenancy.detached(done)
       return
     }
     const scope = outside(tenancy)
@@ -252,11 +253,7 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
   // errors raised there go through onError. Those phases start by re-entering the request's
   // frame when it is not current. (Body parsing is handled per route, below.) The others follow
   // one of them in the same call chain, so they are in the frame already.
-  const inFrame = (scope: RunScope): boolean => {
-    const frame = als.getStore()
-    if (scope.tenant !== undefined) return frame?.tenant === scope.tenant
-    return frame === undefined || (frame.tenant === undefined && frame.lock === undefined)
-  }
+  const inFrame = (scope: RunScope): boolean => tenancy.currentTenant() === scope.tenant
   const reenter = (request: FastifyRequest, _reply: FastifyReply, done: Done): void => {
     const scope = (request as ScopedRequest)[kScope]
     if (scope === null || inFrame(scope)) done()

@@ -72,11 +72,10 @@ export function onResponseClose(request: ScopedRequest, managed: boolean): void 
  * keeping only the overrides made outside tenants, as a real request would have.
  */
 export function outside(tenancy: Tenancy): RunScope {
-  const base = tenancy.als.getStore()?.baseOverrides ?? null
+  const run = tenancy.snapshot()
   return {
     tenant: undefined,
-    run: <R>(fn: () => R): R =>
-      tenancy.als.exit(() => (base === null ? fn() : tenancy.withOverrides(base, fn))),
+    run: <R>(fn: () => R): R => run(() => tenancy.detached(fn)),
     close() {},
   }
 }
