@@ -485,9 +485,9 @@ export function compare(
   goal?: { max?: number; min?: number },
 ): number {
   const ratio = value / baseline
-  console.log(`${label}: ${fmt(value)} ${unit} vs baseline ${fmt(baseline)} ${unit}`)
-  if (goal?.max !== undefined) verdict(label.trim(), ratio, { max: goal.max })
-  else if (goal?.min !== undefined) verdict(label.trim(), ratio, { min: goal.min })
-  else console.log(`  = ${ratio.toFixed(2)}×`)
+  const detail = `${fmt(value)} ${unit} vs baseline ${fmt(baseline)} ${unit}`
+  if (goal?.max !== undefined) verdict(label.trim(), ratio, { max: goal.max }, '×', detail)
+  else if (goal?.min !== undefined) verdict(label.trim(), ratio, { min: goal.min }, '×', detail)
+  else console.log(`${label}: ${ratio.toFixed(2)}× (${detail})`)
   return ratio
 }
