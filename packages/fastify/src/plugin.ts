@@ -323,7 +323,7 @@ function releaseHook(request: FastifyRequest, _reply: FastifyReply, done: Done):
 // Fastify reads a body by listening to the payload stream's 'data' and 'end', which the HTTP
 // parser emits from the socket's context: the frame is lost there, and preValidation, the
 // body parser's errors (onError) and the handler would run outside the tenant. Emitting the
-// payload's events inside the frame keeps all of them in it, custom content-type parsers too.
+// payload's listeners inside the frame keeps all of them in it, custom content-type parsers too.
 // Only requests that have a body pay for it; a client that leaves after its body was read
 // raises no onRequestAbort, so those requests also watch the response's close.
 function bodyInFrame(
@@ -335,15 +335,30 @@ function bodyInFrame(
   const r = request as ScopedRequest
   const scope = r[kScope]
   if (scope !== null && hasBody(request)) {
-    const stream = payload as NodeJS.ReadableStream & { emit: (...a: unknown[]) => boolean }
-    const emit = stream.emit
-    stream.emit = function emitInFrame(this: unknown, ...args: unknown[]): boolean {
-      return scope.run(() => emit.apply(this, args))
+    // Listeners other than 'data' (which only collects) run in the frame: Fastify's 'end' and
+    // 'error', a custom parser's. `listener` lets removeListener(fn) find the wrapper.
+    const stream = payload as unknown as Record<'on' | 'addListener', Listen>
+    const on = stream.on
+    const inFrame: Listen = function (this: unknown, event, listener) {
+      if (event === 'data') return on.call(this, event, listener)
+      const wrapped = function (this: unknown, ...args: unknown[]) {
+        return scope.run(() => listener.apply(this, args))
+      }
+      ;(wrapped as { listener?: unknown }).listener = listener
+      return on.call(this, event, wrapped)
     }
+    stream.on = inFrame
+    stream.addListener = inFrame
     reply.raw.on('close', () => onResponseClose(r, true))
   }
   done(null, payload)
 }
+
+type Listen = (
+  this: unknown,
+  event: string | symbol,
+  listener: (...args: unknown[]) => unknown,
+) => unknown
 
 function hasBody(request: FastifyRequest): boolean {
   const h = request.headers
