@@ -65,7 +65,7 @@ export interface Verdict {
   measured: string
   goal: string
   met: boolean | null
-  note?: string
+  note?: string | undefined
 }
 
 /**
@@ -172,12 +172,12 @@ export interface Server {
 /** Options of {@link startServer}. */
 export interface ServerOptions {
   /** Pin the server to this CPU with taskset. */
-  cpu?: number
+  cpu?: number | undefined
   /** Run it under `valgrind --tool=callgrind` (see {@link callgrindTotal}). */
-  callgrind?: boolean
+  callgrind?: boolean | undefined
   /** The Node binary (default this one). */
-  node?: string
-  env?: NodeJS.ProcessEnv
+  node?: string | undefined
+  env?: NodeJS.ProcessEnv | undefined
 }
 
 const NODE_FLAGS = ['--conditions=tenantry-source', '--import', 'tsx']

@@ -44,7 +44,7 @@ declare module 'fastify' {
      * `'optional'`: may run untenanted even when the plugin's `requireTenant` is on.
      * `true` or unset: the plugin's default.
      */
-    tenant?: boolean | 'required' | 'optional'
+    tenant?: boolean | 'required' | 'optional' | undefined
   }
 }
 
@@ -53,26 +53,26 @@ export interface TenantryFastifyOptions {
   /** Finds the tenant of a request; see `fromSubdomain`, `fromPath`, `fromHeader`, `firstOf`. */
   resolve: TenantResolver
   /** The tenancy to enter; default the shared one of `@tenantry/context`. */
-  tenancy?: Tenancy
+  tenancy?: Tenancy | undefined
   /**
    * Status for a name the naming rule refuses: 400 (default, code
    * `TENANTRY_INVALID_TENANT_NAME`) or 404 (answered exactly like an unknown tenant).
    */
-  invalidNameStatus?: 400 | 404
+  invalidNameStatus?: 400 | 404 | undefined
   /**
    * Every route needs a tenant unless its config says `tenant: false` or `'optional'`;
    * default false (routes opt in with `config: { tenant: 'required' }`).
    */
-  requireTenant?: boolean
+  requireTenant?: boolean | undefined
   /**
    * Status for a tenant-required route asked for without a tenant: 404 (default, code
    * `TENANTRY_UNKNOWN_TENANT`) or 400 (code `TENANTRY_INVALID_TENANT_NAME`).
    */
-  missingTenantStatus?: 400 | 404
+  missingTenantStatus?: 400 | 404 | undefined
   /** Send the tenant back in a response header (`true` = `x-tenant`); off by default. */
-  replyHeader?: boolean | string
+  replyHeader?: boolean | string | undefined
   /** Add `tenant` to the request's logger (`request.log`, `reply.log`); default true. */
-  logBindings?: boolean
+  logBindings?: boolean | undefined
 }
 
 type Done = HookHandlerDoneFunction
@@ -299,7 +299,7 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
           : config.tenant === 'optional'
             ? OPTIONAL
             : defaultMode
-    route.config = { ...config, [kMode]: mode } as typeof route.config
+    route.config = { ...config, [kMode]: mode } as NonNullable<typeof route.config>
     route.onResponse = [...asArray(route.onResponse), releaseHook]
     const methods = asArray(route.method)
     if (methods.some((m) => BODY_METHODS.has(m.toUpperCase())))

@@ -18,9 +18,9 @@ export interface SubdomainOptions {
    * them all (`'a.b'`, which the default naming rule refuses with 400); `'nearest'` takes the
    * label next to the root (`'b'`, so `api.acme.example.com` is tenant `acme`).
    */
-  multiLevel?: 'whole' | 'nearest'
+  multiLevel?: 'whole' | 'nearest' | undefined
   /** Prefixes that mean "no tenant" (default `['www']`). */
-  ignore?: readonly string[]
+  ignore?: readonly string[] | undefined
 }
 
 /**
