@@ -174,8 +174,10 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
     if (header !== undefined) reply.header(header, tenant)
     if (logBindings) bindLog(request, reply, tenant)
     // A route without our last onResponse hook (the 404 handler, routes added before the
-    // plugin) learns that the response is over from the response's close.
-    if (!managed) reply.raw.on('close', () => onResponseClose(request, false))
+    // plugin) learns that the response is over from the response's close; so does an upgrade
+    // (a WebSocket), which never reaches onResponse and raises no onRequestAbort.
+    if (!managed || request.headers.upgrade !== undefined)
+      reply.raw.on('close', () => onResponseClose(request, managed))
     handle.run(done) // the rest of the request starts here, inside the tenant's frame
     // An async resolver or tenant source may answer after the client has gone: then the
     // abort was seen already and will not come again.
