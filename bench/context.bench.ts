@@ -1,8 +1,23 @@
 // The core's costs: a getter against a raw AsyncLocalStorage.getStore(), and withTenant
-// against a bare als.run around the same async function.
+// against a bare als.run around the same async function. Paired rounds in alternating order,
+// ratios within each round (median, min–max); with --instructions also instruction counts
+// under callgrind (servers/context-work.ts), which do not move with load.
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { configureTenancy, createTenancy, getDb, withTenant } from '@tenantry/context'
-import { compare, figure, msPerRunEach, nsPerOp, nsPerOpPair, section } from './lib.ts'
+import {
+  fmt,
+  fmtRatio,
+  hasValgrind,
+  INSTRUCTIONS,
+  load,
+  msOnce,
+  nsOnce,
+  pairedRounds,
+  scriptInstructions,
+  section,
+  spread,
+  verdict,
+} from './lib.ts'
 
 let sink: unknown
 const plain = { value: 1 }
@@ -11,75 +26,116 @@ configureTenancy({
   tenants: { exists: () => true },
   resources: { db: { create: () => ({ name: 'tenant db' }), eager: true } },
 })
+const WORK = `${import.meta.dirname}/servers/context-work.ts`
+const ROUNDS = 11
 
-section(`getters (ns/op, inside a tenant, warm; Node ${process.version})`)
-const moduleVar = nsPerOp(() => {
-  sink = plain.value
-})
+section(`getters (ns/op, inside a tenant, warm; Node ${process.version}; ${load()})`)
+const N = 1_000_000
 // The floor: a raw AsyncLocalStorage of the same shape read inside its own run (the tenancy's
-// own is private), alternating rounds with the getter.
+// own is private).
 const floorAls = new AsyncLocalStorage<{ db: object }>()
-const [raw = NaN, getter = NaN] = await withTenant('acme', () =>
+const sync = {
+  module: () => {
+    sink = plain.value
+  },
+  getstore: () => {
+    sink = floorAls.getStore()
+  },
+  getter: () => {
+    sink = getDb()
+  },
+}
+const getters = await withTenant('acme', () =>
   floorAls.run({ db }, () =>
-    nsPerOpPair(
-      () => {
-        sink = floorAls.getStore()
-      },
-      () => {
-        sink = getDb()
-      },
-    ),
+    pairedRounds(['getstore', 'getter', 'module'] as const, 'getstore', ROUNDS, (v) => {
+      nsOnce(sync[v], N / 10)
+      return nsOnce(sync[v], N)
+    }),
   ),
 )
-figure('plain module variable', moduleVar, 'ns/op')
-figure('raw AsyncLocalStorage.getStore()', raw, 'ns/op')
-compare('getDb() vs raw getStore()', getter, raw, 'ns/op', { max: 1.5 })
+console.log(`plain module variable: ${fmt(spread(getters.values.module).median)} ns/op`)
+console.log(
+  `(floor) raw AsyncLocalStorage.getStore(): ${fmt(spread(getters.values.getstore).median)} ns/op`,
+)
+verdict('getDb() / raw getStore(): time', getters.ratios.getter, { max: 1.5 })
 
 section('withTenant round trip (warm tenant) vs bare als.run, same async function')
 const als = new AsyncLocalStorage<{ db: object }>()
-const N = 20_000
+const M = 20_000
 const body = async () => {
   sink = 1
 }
-// The same tenancy with one onEnter and one onLeave hook: what metrics/auditing hooks cost.
+const asyncOnes = {
+  'als-run': async () => {
+    for (let i = 0; i < M; i++) await als.run({ db }, body)
+  },
+  // The least any wrapper pays that must see the callback finish (to release what it holds).
+  'als-run-then': async () => {
+    for (let i = 0; i < M; i++) await als.run({ db }, body).then(identity, rethrow)
+  },
+  'with-tenant': async () => {
+    for (let i = 0; i < M; i++) await withTenant('acme', body)
+  },
+  // The same tenancy with one onEnter and one onLeave hook: what metrics/auditing hooks cost.
+  'with-hooks': async () => {
+    for (let i = 0; i < M; i++) await hooked.withTenant('acme', body)
+  },
+}
+let entered = 0
 const hooked = createTenancy({
   tenants: { exists: () => true },
   resources: { db: { create: () => ({ name: 'tenant db' }), eager: true } },
 })
-let entered = 0
 hooked.onEnter(() => {
   entered++
 })
 hooked.onLeave(() => {
   entered--
 })
-const [bare = NaN, floor = NaN, tenanted = NaN, withHooks = NaN] = await msPerRunEach([
-  async () => {
-    for (let i = 0; i < N; i++) await als.run({ db }, body)
-  },
-  // The least any wrapper pays that must see the callback finish (to release what it holds).
-  async () => {
-    for (let i = 0; i < N; i++) await als.run({ db }, body).then(identity, rethrow)
-  },
-  async () => {
-    for (let i = 0; i < N; i++) await withTenant('acme', body)
-  },
-  async () => {
-    for (let i = 0; i < N; i++) await hooked.withTenant('acme', body)
-  },
-])
-const perCall = (ms: number) => (ms * 1e6) / N
-compare('als.run() + one .then() (floor)', perCall(floor), perCall(bare), 'ns/call')
-compare('withTenant() vs als.run()', perCall(tenanted), perCall(bare), 'ns/call', { max: 2 })
-// No goal: hooks are opt-in; the goal is that the line above does not move when none is set.
-compare(
-  'withTenant() with onEnter+onLeave vs without',
-  perCall(withHooks),
-  perCall(tenanted),
-  'ns/call',
+for (const fn of Object.values(asyncOnes)) await fn()
+const wt = await pairedRounds(
+  ['als-run', 'als-run-then', 'with-tenant', 'with-hooks'] as const,
+  'als-run',
+  7,
+  (v) => msOnce(asyncOnes[v]),
 )
-void sink
+console.log(`(floor) als.run(): ${fmt((spread(wt.values['als-run']).median * 1e6) / M)} ns/call`)
+verdict(
+  '  als.run() + one .then() / als.run(): time',
+  wt.ratios['als-run-then'],
+  { max: 1.6 },
+  '×',
+  'the least a wrapper that releases pays',
+)
+verdict(
+  `withTenant / bare als.run, Node ${process.versions.node.split('.')[0]}: time`,
+  wt.ratios['with-tenant'],
+  { max: 1.6 },
+)
+
+// No goal: hooks are opt-in; the goal is that the line above does not move when none is set.
+const hooksOver = wt.values['with-hooks'].map((x, i) => x / wt.values['with-tenant'][i]!)
+console.log(`withTenant() with onEnter+onLeave / without: ${fmtRatio(spread(hooksOver))}`)
 void entered
+
+if (INSTRUCTIONS && hasValgrind()) {
+  section('instructions per call under callgrind')
+  const per = async (v: string, small: number, large: number) =>
+    scriptInstructions(WORK, [v], small, large)
+  const getstore = await per('getstore', 100_000, 600_000)
+  const getter = await per('getter', 100_000, 600_000)
+  console.log(`(floor) getStore(): ${fmt(getstore)} instructions; getDb(): ${fmt(getter)}`)
+  verdict('getDb() / raw getStore(): instructions', getter / getstore, { max: 1.5 })
+  const alsRun = await per('als-run', 2_000, 12_000)
+  const withT = await per('with-tenant', 2_000, 12_000)
+  console.log(`(floor) als.run(): ${fmt(alsRun)} instructions; withTenant(): ${fmt(withT)}`)
+  verdict(
+    `withTenant / bare als.run, Node ${process.versions.node.split('.')[0]}: instructions`,
+    withT / alsRun,
+    { max: 1.6 },
+  )
+}
+void sink
 
 function identity<T>(v: T): T {
   return v

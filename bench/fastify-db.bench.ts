@@ -1,88 +1,49 @@
 // A Fastify route that reads one row from the tenant's own SQLite database, 1,000 tenants
-// round-robin, against the same data in one shared database with a tenant_id column. Both
-// sides use Fastify + Kysely + better-sqlite3; only the tenancy differs. Load comes from
-// autocannon on 127.0.0.1, bounded in time and connections, alternating rounds.
+// round-robin, against the same rows in one shared database with a tenant_id column (Fastify +
+// Kysely + better-sqlite3 on both sides: only the tenancy differs), and the floor: the shared
+// database read by one raw better-sqlite3 prepared statement. Every server runs in its own
+// process pinned to one core, autocannon on the other; paired rounds in alternating order.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createTenancy, type Tenancy } from '@tenantry/context'
-import { fromPath, tenantry } from '@tenantry/fastify'
+import { createTenancy } from '@tenantry/context'
 import { createTenantDatabases } from '@tenantry/sqlite'
 import autocannon from 'autocannon'
 import Database from 'better-sqlite3'
-import Fastify, { type FastifyInstance } from 'fastify'
-import { Kysely, SqliteDialect } from 'kysely'
+import type { Kysely } from 'kysely'
 import { type PageRow, pageMigrations } from './fixtures.ts'
-import { compare, median, section } from './lib.ts'
+import {
+  fmt,
+  fmtRatio,
+  load,
+  pairedRounds,
+  pinLoadGenerator,
+  type Server,
+  section,
+  spread,
+  startServer,
+  verdict,
+} from './lib.ts'
 
 const TENANTS = Array.from({ length: 1000 }, (_, i) => `t${String(i).padStart(4, '0')}`)
-const SECONDS = 3
+const SECONDS = Number(process.env.BENCH_FASTIFY_DB_SECONDS ?? 3)
+const ROUNDS = Number(process.env.BENCH_FASTIFY_DB_ROUNDS ?? 5)
+const SERVER = join(import.meta.dirname, 'servers', 'db.ts')
 const root = mkdtempSync(join(tmpdir(), 'tenantry-fastify-db-'))
 process.on('exit', () => rmSync(root, { recursive: true, force: true }))
 
-type TenantDB = { page: PageRow }
-type SharedDB = { page: PageRow & { tenant_id: string } }
-
-const migrations = pageMigrations
-
-/** The tenanted server: @tenantry/fastify + @tenantry/sqlite with a cap on open handles. */
-async function tenantedServer(cap: number): Promise<{ app: FastifyInstance; tenancy: Tenancy }> {
-  const tenancy = createTenancy()
-  const store = createTenantDatabases<TenantDB>({ root, migrations, tenancy, cap }).install(tenancy)
-  const app = Fastify()
-  await app.register(tenantry, { resolve: fromPath('/t/:tenant'), tenancy })
-  app.get<{ Params: { slug: string } }>('/t/:tenant/page/:slug', async (request) => {
-    const db = tenancy.getResource('db') as Kysely<TenantDB>
-    return db
-      .selectFrom('page')
-      .selectAll()
-      .where('slug', '=', request.params.slug)
-      .executeTakeFirst()
-  })
-  app.addHook('onClose', () => store.close())
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  return { app, tenancy }
-}
-
-/** The baseline: one database, every row tagged with its tenant. */
-async function sharedServer(file: string): Promise<FastifyInstance> {
-  const db = new Kysely<SharedDB>({ dialect: new SqliteDialect({ database: new Database(file) }) })
-  const app = Fastify()
-  app.get<{ Params: { tenant: string; slug: string } }>('/s/:tenant/page/:slug', async (request) =>
-    db
-      .selectFrom('page')
-      .select(['slug', 'title', 'body'])
-      .where('tenant_id', '=', request.params.tenant)
-      .where('slug', '=', request.params.slug)
-      .executeTakeFirst(),
-  )
-  app.addHook('onClose', () => db.destroy())
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  return app
-}
-
-async function load(app: FastifyInstance, prefix: string): Promise<number> {
-  const { port } = app.server.address() as { port: number }
-  const result = await autocannon({
-    url: `http://127.0.0.1:${port}`,
-    connections: 10,
-    duration: SECONDS,
-    requests: TENANTS.map((t) => ({ method: 'GET', path: `/${prefix}/${t}/page/home` })),
-  })
-  if (result.non2xx > 0 || result.errors > 0)
-    throw new Error(`${prefix}: ${result.non2xx} non-2xx answers, ${result.errors} errors`)
-  return result.requests.average
-}
-
-// Data: 1,000 tenant files (created through the store: migrations, stamping, rename into
-// place), and the same 1,000 rows in one shared file.
+// Data: 1,000 tenant files made through the store, and the same rows in one shared file.
 {
   const tenancy = createTenancy()
-  const store = createTenantDatabases<TenantDB>({ root, migrations, tenancy }).install(tenancy)
+  const store = createTenantDatabases<{ page: PageRow }>({
+    root,
+    migrations: pageMigrations,
+    tenancy,
+  }).install(tenancy)
   for (const t of TENANTS) {
     await store.createTenant(t)
     await tenancy.withTenant(t, () =>
-      (tenancy.getResource('db') as Kysely<TenantDB>)
+      (tenancy.getResource('db') as Kysely<{ page: PageRow }>)
         .insertInto('page')
         .values({ slug: 'home', title: `Home of ${t}`, body: 'Hello' })
         .execute(),
@@ -104,22 +65,68 @@ const sharedFile = join(root, 'shared.sqlite3')
   raw.close()
 }
 
-const shared = await sharedServer(sharedFile)
-for (const [label, cap, goal] of [
-  ['all 1,000 tenants warm (cap 1,024)', 1024, { min: 0.9 }],
-  ['cap of 100 open tenants (handles churn)', 100, undefined],
-] as const) {
-  section(`tenant DB row read vs shared DB with tenant_id: ${label}`)
-  const { app } = await tenantedServer(cap)
-  await load(app, 't') // warm-up: opens (and, under the cap, cycles) the handles
-  await load(shared, 's')
-  const tenanted: number[] = []
-  const baseline: number[] = []
-  for (let r = 0; r < 3; r++) {
-    baseline.push(await load(shared, 's'))
-    tenanted.push(await load(app, 't'))
-  }
-  compare('tenant databases vs shared database', median(tenanted), median(baseline), 'req/s', goal)
-  await app.close()
+const cpu = pinLoadGenerator()
+const requests = TENANTS.map((t) => ({ method: 'GET' as const, path: `/t/${t}/page/home` }))
+
+async function round(server: Server, seconds: number): Promise<{ rps: number; cpuUs: number }> {
+  const before = await server.cpuUs()
+  const r = await autocannon({
+    url: `http://127.0.0.1:${server.port}`,
+    connections: 10,
+    duration: seconds,
+    requests,
+  })
+  if (r.non2xx > 0 || r.errors > 0)
+    throw new Error(`${r.non2xx} non-2xx answers, ${r.errors} errors`)
+  return { rps: r.requests.average, cpuUs: ((await server.cpuUs()) - before) / r.requests.total }
 }
-await shared.close()
+
+const VARIANTS = ['raw', 'shared', 'tenanted'] as const
+for (const [label, cap, row, goal] of [
+  [
+    'all 1,000 tenants warm (cap 1,024)',
+    1024,
+    'warm route, 1,000 tenants / one shared SQLite with tenant_id',
+    0.95,
+  ],
+  [
+    'cap of 100 open tenants below the working set (handles churn)',
+    100,
+    'same with the open-handle cap below the working set (cap 100)',
+    0.6,
+  ],
+] as const) {
+  section(
+    `tenant DB row read vs shared DB: ${label}; ${ROUNDS} paired rounds of ${SECONDS} s; ${load()}`,
+  )
+  const servers = {
+    raw: await startServer(SERVER, ['raw', sharedFile], { cpu }),
+    shared: await startServer(SERVER, ['shared', sharedFile], { cpu }),
+    tenanted: await startServer(SERVER, ['tenanted', root, String(cap)], { cpu }),
+  }
+  try {
+    for (const v of VARIANTS) await round(servers[v], 2) // warm-up: JIT, opens every handle
+    const cpuUs: Record<string, number[]> = { raw: [], shared: [], tenanted: [] }
+    const { values, ratios } = await pairedRounds(VARIANTS, 'shared', ROUNDS, async (v) => {
+      const x = await round(servers[v], SECONDS)
+      cpuUs[v]!.push(x.cpuUs)
+      return x.rps
+    })
+    const perCpu = (v: string) => cpuUs[v]!.map((x, i) => cpuUs.shared![i]! / x)
+    for (const v of VARIANTS)
+      console.log(
+        `  ${v}: ${fmt(spread(values[v]).median)} req/s, ${fmt(spread(cpuUs[v]!).median)} µs server CPU/request; vs shared ${fmtRatio(ratios[v])} req/s, ${fmtRatio(spread(perCpu(v)))} req per CPU-s`,
+      )
+    verdict(`${row}: throughput`, ratios.tenanted, { min: goal })
+    verdict(
+      `${row}: requests per server CPU-second`,
+      spread(perCpu('tenanted')),
+      { min: goal },
+      '×',
+      'moves less with load',
+    )
+    console.log(`  (floor) raw prepared statement / shared Kysely: ${fmtRatio(ratios.raw)} req/s`)
+  } finally {
+    for (const s of Object.values(servers)) await s.stop()
+  }
+}

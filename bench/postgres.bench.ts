@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import autocannon from 'autocannon'
 import type { Kysely } from 'kysely'
 import { pageMigrations } from './fixtures.ts'
-import { compare, figure, section } from './lib.ts'
+import { figure, load as load_, median, pairedRounds, section, verdict } from './lib.ts'
 
 const VARIANTS = ['schema', 'shared'] as const
 type Variant = (typeof VARIANTS)[number]
@@ -16,7 +16,7 @@ type Variant = (typeof VARIANTS)[number]
 const DATABASE_URL = process.env.DATABASE_URL
 const DURATION_S = Math.min(5, Number(process.env.BENCH_POSTGRES_SECONDS ?? 5))
 const CONNECTIONS = 10
-const ROUNDS = 2
+const ROUNDS = 4
 const TENANTS = Array.from({ length: 100 }, (_, i) => `tenant-${i}`)
 const PAGES = 20
 const POOL_MAX = 10
@@ -175,37 +175,35 @@ async function cleanUp(prefix: string): Promise<void> {
 async function main(): Promise<void> {
   const prefix = `bench${randomBytes(3).toString('hex')}_`
   section(
-    `wiki page read over HTTP, ${TENANTS.length} tenants round-robin (${CONNECTIONS} connections, ${DURATION_S} s per side in ${ROUNDS} alternating rounds, best round, pool ${POOL_MAX}; Node ${process.version})`,
+    `wiki page read over HTTP, ${TENANTS.length} tenants round-robin (${CONNECTIONS} connections, ${DURATION_S} s per side in ${ROUNDS} paired rounds in alternating order, per-round ratios, pool ${POOL_MAX}; Node ${process.version})`,
   )
   try {
     await setUp(prefix)
-    // Both servers stay up; rounds alternate between them so that a noisy neighbour on the
-    // shared cores slows both alike, and each side keeps its best round.
+    // Both servers stay up; rounds alternate between them (order reversed each round) so that
+    // a noisy neighbour on the shared cores slows both sides of a round's ratio alike.
     const servers = new Map<Variant, { child: ChildProcess; port: number }>()
-    const rps = new Map<Variant, number>()
+    let result: Awaited<ReturnType<typeof pairedRounds<Variant>>>
     try {
       for (const variant of VARIANTS) servers.set(variant, await start(variant, prefix))
       for (const variant of VARIANTS) await load(servers.get(variant)!.port, 1) // warm up
-      for (let round = 0; round < ROUNDS; round++)
-        for (const variant of VARIANTS) {
-          const r = await load(servers.get(variant)!.port, DURATION_S / ROUNDS)
-          rps.set(variant, Math.max(rps.get(variant) ?? 0, r))
-        }
+      result = await pairedRounds(VARIANTS, 'shared', ROUNDS, (variant) =>
+        load(servers.get(variant)!.port, DURATION_S / ROUNDS),
+      )
     } finally {
       for (const s of servers.values()) s.child.kill()
     }
-    figure('  shared schema + tenant_id (plain Fastify)', rps.get('shared')!, 'req/s')
+    figure('  shared schema + tenant_id (plain Fastify)', median(result.values.shared), 'req/s')
     figure(
       '  schema per tenant (@tenantry/fastify + @tenantry/postgres)',
-      rps.get('schema')!,
+      median(result.values.schema),
       'req/s',
     )
-    compare(
-      '  schema per tenant vs shared schema',
-      rps.get('schema')!,
-      rps.get('shared')!,
-      'req/s',
+    verdict(
+      'schema per tenant (PostgreSQL) / shared schema: throughput',
+      result.ratios.schema,
       { min: 0.8 },
+      '×',
+      load_(),
     )
   } finally {
     await cleanUp(prefix)

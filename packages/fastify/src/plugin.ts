@@ -2,6 +2,7 @@ import {
   isTenantryError,
   tenancy as sharedTenancy,
   type Tenancy,
+  TenancyConfigError,
   type TenantryError,
   type TenantScope,
 } from '@tenantry/context'
@@ -14,8 +15,22 @@ import type {
   RouteOptions,
 } from 'fastify'
 import fp from 'fastify-plugin'
-import { InvalidTenantRequestError, TenantNotFoundError } from './errors.js'
+import { InvalidTenantRequestError, TenantNotFoundError, TenantRequiredError } from './errors.js'
+import {
+  kGone,
+  kHandler,
+  kResponding,
+  kScope,
+  onResponseClose,
+  outside,
+  type RunScope,
+  release,
+  releaseAfterHandler,
+  releaseLater,
+  type ScopedRequest,
+} from './request-scope.js'
 import type { TenantResolver } from './resolvers.js'
+import { routeConfigOf } from './route-config.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -23,8 +38,13 @@ declare module 'fastify' {
     tenant: string | undefined
   }
   interface FastifyContextConfig {
-    /** `false`: this route never resolves a tenant (health checks, landing page, admin). */
-    tenant?: boolean
+    /**
+     * `false`: this route never resolves a tenant (health checks, landing page, admin).
+     * `'required'`: a request without a tenant is answered 404 (like an unknown tenant).
+     * `'optional'`: may run untenanted even when the plugin's `requireTenant` is on.
+     * `true` or unset: the plugin's default.
+     */
+    tenant?: boolean | 'required' | 'optional' | undefined
   }
 }
 
@@ -39,80 +59,59 @@ export interface TenantryFastifyOptions {
    * `TENANTRY_INVALID_TENANT_NAME`) or 404 (answered exactly like an unknown tenant).
    */
   invalidNameStatus?: 400 | 404 | undefined
+  /**
+   * Every route needs a tenant unless its config says `tenant: false` or `'optional'`;
+   * default false (routes opt in with `config: { tenant: 'required' }`).
+   */
+  requireTenant?: boolean | undefined
+  /**
+   * Status for a tenant-required route asked for without a tenant: 404 (default, code
+   * `TENANTRY_UNKNOWN_TENANT`) or 400 (code `TENANTRY_INVALID_TENANT_NAME`).
+   */
+  missingTenantStatus?: 400 | 404 | undefined
   /** Send the tenant back in a response header (`true` = `x-tenant`); off by default. */
   replyHeader?: boolean | string | undefined
   /** Add `tenant` to the request's logger (`request.log`, `reply.log`); default true. */
   logBindings?: boolean | undefined
 }
 
-type Runner = <R>(fn: () => R) => R
+type Done = HookHandlerDoneFunction
 
-// How long a finished response waits for its onResponse hooks before its scope is released
-// anyway (a failing onResponse hook stops the chain, so our last hook would never run).
-const GRACE_MS = 10_000
+// Per-route modes, decided once in onRoute and kept in the route's config.
+const kMode = Symbol('tenantry.fastify.mode')
+const SKIP = 0
+const OPTIONAL = 1
+const REQUIRED = 2
+type Mode = typeof SKIP | typeof OPTIONAL | typeof REQUIRED
+type Config = { tenant?: boolean | 'required' | 'optional'; [kMode]?: Mode }
 
-/**
- * One request's stay inside its tenant: the runner to re-enter it, and when to leave: after
- * the last onResponse hook, or, when the client went away, once the handler has settled.
- */
-class RequestScope {
-  tenant = ''
-  run: Runner = runDirectly
-  /** The onResponse chain has started (so our last onResponse hook is due). */
-  responding = false
-  /** The response part is done (finished and through onResponse, or aborted). */
-  responded = false
-  /** The route handler's promise, if it returned one. */
-  handler: PromiseLike<unknown> | null = null
-  private release: () => void = noop
-
-  constructor(readonly hasFinalHook: boolean) {}
-
-  open(tenant: string, run: Runner, release: () => void): void {
-    this.tenant = tenant
-    this.run = run
-    this.release = release
-  }
-
-  /** The response is over (or abandoned): the scope closes. */
-  finish(): void {
-    if (this.responded) return
-    this.responded = true
-    this.release()
-  }
-
-  // The raw response closes after it finished (then the onResponse hooks may still be running)
-  // or when the client went away (then no onResponse hook runs at all).
-  onClose(): void {
-    if (this.responded) return
-    if (this.responding && this.hasFinalHook) {
-      setTimeout(() => this.finish(), GRACE_MS).unref()
-    } else if (this.handler !== null) {
-      // The client went away: no onResponse will run, but the handler may still be at work.
-      const finish = () => this.finish()
-      this.handler.then(finish, finish)
-    } else {
-      setImmediate(() => this.finish()) // after onRequestAbort hooks, which run on this event too
-    }
-  }
-}
-
-const runDirectly: Runner = (fn) => fn()
-function noop(): void {}
-
-const kScope = Symbol('tenantry.fastify.scope')
 // Set by @tenantry/log on loggers whose mixin already adds `tenant` (a registered symbol, so
 // this adapter needs no dependency on the log package): binding it again would repeat the key.
 const TAGS_TENANT = Symbol.for('tenantry.log.tagsTenant')
-const kFinal = Symbol('tenantry.fastify.finalHook')
-
-type WithScope = FastifyRequest & { [kScope]: RequestScope | null }
-type Done = HookHandlerDoneFunction
+const BODY_METHODS = new Set([
+  'POST',
+  'PUT',
+  'PATCH',
+  'DELETE',
+  'OPTIONS',
+  'PROPFIND',
+  'PROPPATCH',
+  'MKCOL',
+  'COPY',
+  'MOVE',
+  'LOCK',
+  'UNLOCK',
+  'TRACE',
+  'SEARCH',
+  'REPORT',
+  'MKCALENDAR',
+  'QUERY',
+])
 
 const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options, next) => {
   if (typeof options?.resolve !== 'function') {
     next(
-      new TypeError(
+      new TenancyConfigError(
         '@tenantry/fastify needs a `resolve` option, e.g. { resolve: fromSubdomain({ root: "example.com" }) }.',
       ),
     )
@@ -121,6 +120,8 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
   const tenancy = options.tenancy ?? sharedTenancy
   const resolve = options.resolve
   const invalidAs404 = options.invalidNameStatus === 404
+  const missingStatus = options.missingTenantStatus === 400 ? 400 : 404
+  const defaultMode: Mode = options.requireTenant === true ? REQUIRED : OPTIONAL
   const header =
     options.replyHeader === true
       ? 'x-tenant'
@@ -133,6 +134,9 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
 
   fastify.decorateRequest('tenant', undefined)
   fastify.decorateRequest(kScope as unknown as string, null)
+  fastify.decorateRequest(kResponding as unknown as string, false)
+  fastify.decorateRequest(kHandler as unknown as string, null)
+  fastify.decorateRequest(kGone as unknown as string, false)
 
   const toHttpError = (error: unknown, name: string): unknown => {
     if (isTenantryError(error, 'TENANTRY_UNKNOWN_TENANT'))
@@ -158,38 +162,35 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
   }
 
   const start = (
-    request: FastifyRequest,
+    request: ScopedRequest,
     reply: FastifyReply,
     handle: TenantScope,
-    hasFinalHook: boolean,
+    managed: boolean,
     done: Done,
   ): void => {
-    const scope = new RequestScope(hasFinalHook)
+    request[kScope] = handle
     const tenant = handle.tenant
-    scope.open(
-      tenant,
-      (fn) => handle.run(fn),
-      () => handle.close(),
-    )
-    ;(request as WithScope)[kScope] = scope
     request.tenant = tenant
     if (header !== undefined) reply.header(header, tenant)
     if (logBindings) bindLog(request, reply, tenant)
-    // An async resolver or tenant source may answer after the client has gone: then 'close'
-    // has fired already and will not come again, so act on it once the request has moved on.
-    const gone = (reply.raw as { closed?: boolean }).closed === true
-    if (!gone) reply.raw.on('close', () => scope.onClose())
+    // A route without our last onResponse hook (the 404 handler, routes added before the
+    // plugin) learns that the response is over from the response's close; so does an upgrade
+    // (a WebSocket), which never reaches onResponse and raises no onRequestAbort.
+    if (!managed || request.headers.upgrade !== undefined)
+      reply.raw.on('close', () => onResponseClose(request, managed))
     handle.run(done) // the rest of the request starts here, inside the tenant's frame
-    if (gone) scope.onClose()
+    // An async resolver or tenant source may answer after the client has gone: then the
+    // abort was seen already and will not come again.
+    if (request[kGone]) releaseAfterHandler(request)
   }
 
   // enterScope, not withTenant: a request ends with an event (the response finishing), so the
   // scope is closed from there, with no pending promise per request.
   const enter = (
-    request: FastifyRequest,
+    request: ScopedRequest,
     reply: FastifyReply,
     name: string,
-    hasFinalHook: boolean,
+    managed: boolean,
     done: Done,
   ): void => {
     let opened: TenantScope | Promise<TenantScope>
@@ -200,76 +201,115 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
       return
     }
     if (!(opened instanceof Promise)) {
-      start(request, reply, opened, hasFinalHook, done)
+      start(request, reply, opened, managed, done)
       return
     }
     opened.then(
-      (handle) => start(request, reply, handle, hasFinalHook, done),
+      (handle) => start(request, reply, handle, managed, done),
       (error: unknown) => done(toHttpError(error, name) as Error),
     )
   }
 
+  // Untenanted: outside any tenant. In production the HTTP parser's context is empty already;
+  // a caller's context (a test's inject() inside a tenant) is left.
+  const untenanted = (request: ScopedRequest, mode: Mode | undefined, done: Done): void => {
+    if (mode === REQUIRED) {
+      done(new TenantRequiredError(request.url, missingStatus))
+      return
+    }
+    // In production there is no caller context: the HTTP parser's is empty. A caller's tenant
+    // (a test's inject() inside one) is left, with its switch guard.
+    if (tenancy.currentTenant() === undefined) {
+      tenancy.detached(done)
+      return
+    }
+    const scope = outside(tenancy)
+    request[kScope] = scope
+    scope.run(done)
+  }
+
   fastify.addHook('onRequest', function onRequest(request, reply, done) {
-    const config = request.routeOptions.config as { tenant?: boolean; [kFinal]?: true }
-    if (config.tenant === false) return done()
+    const mode = (routeConfigOf(request) as Config | undefined)?.[kMode]
+    const managed = mode !== undefined
+    if (mode === SKIP) return untenanted(request as ScopedRequest, mode, done)
     let found: ReturnType<TenantResolver>
     try {
       found = resolve(request)
     } catch (error) {
       return done(error as Error)
     }
-    const hasFinal = config[kFinal] === true
-    if (found === undefined) return done()
-    if (typeof found === 'string') return enter(request, reply, found, hasFinal, done)
+    if (typeof found === 'string')
+      return enter(request as ScopedRequest, reply, found, managed, done)
+    if (found === undefined) return untenanted(request as ScopedRequest, mode, done)
     Promise.resolve(found).then(
-      (name) => (name === undefined ? done() : enter(request, reply, name, hasFinal, done)),
+      (name) =>
+        name === undefined
+          ? untenanted(request as ScopedRequest, mode, done)
+          : enter(request as ScopedRequest, reply, name, managed, done),
       done,
     )
   })
 
-  // Fastify resumes a request from events of its own: body parsing ends in the socket's 'end'
-  // event (then preValidation runs), onResponse runs in the response's 'finish', onTimeout in
-  // the socket's 'timeout', onRequestAbort in the request's 'close', and errors raised there
-  // (a malformed body) go through onError. Those phases start by re-entering the request's
-  // frame. The others follow one of them in the same call chain (preParsing after onRequest,
-  // preHandler after preValidation, preSerialization and onSend after the handler's send), so
-  // they are in the frame already: a hook there costs every request and buys nothing.
-  const inFrame = (scope: RequestScope): boolean => tenancy.currentTenant() === scope.tenant
+  // Fastify resumes a request from events of its own: onResponse runs in the response's
+  // 'finish', onTimeout in the socket's 'timeout', onRequestAbort in the request's 'close';
+  // errors raised there go through onError. Those phases start by re-entering the request's
+  // frame when it is not current. (Body parsing is handled per route, below.) The others follow
+  // one of them in the same call chain, so they are in the frame already.
+  const inFrame = (scope: RunScope): boolean => tenancy.currentTenant() === scope.tenant
   const reenter = (request: FastifyRequest, _reply: FastifyReply, done: Done): void => {
-    const scope = (request as WithScope)[kScope]
+    const scope = (request as ScopedRequest)[kScope]
     if (scope === null || inFrame(scope)) done()
     else scope.run(done)
   }
 
-  fastify.addHook('preValidation', reenter)
   fastify.addHook('onTimeout', reenter)
   fastify.addHook('onError', (request, reply, _error, done) => reenter(request, reply, done))
   fastify.addHook('onRequestAbort', (request, done) => {
-    const scope = (request as WithScope)[kScope]
-    if (scope === null || inFrame(scope)) done()
+    const r = request as ScopedRequest
+    const scope = r[kScope]
+    if (scope === null) {
+      r[kGone] = true // an async resolver may still open a scope: it releases it at once
+      return done()
+    }
+    if (inFrame(scope)) done()
     else scope.run(done)
+    releaseAfterHandler(r)
   })
-  fastify.addHook('onResponse', (request, reply, done) => {
-    const scope = (request as WithScope)[kScope]
-    if (scope !== null) scope.responding = true
-    reenter(request, reply, done)
+  fastify.addHook('onResponse', (request, _reply, done) => {
+    const r = request as ScopedRequest
+    const scope = r[kScope]
+    if (scope === null) return done()
+    r[kResponding] = true
+    if (inFrame(scope)) done()
+    else scope.run(done)
+    // The chain went on synchronously to our last hook (every onResponse hook was sync), or
+    // it is still at work (an async hook) or stopped (a hook failed): then wait at most a while.
+    if (r[kScope] !== null) releaseLater(r)
   })
 
-  // The scope must outlive every onResponse hook, and route-level hooks run after the
-  // instance-level ones: so each route gets a last onResponse hook that releases it.
+  // Per route: a last onResponse hook that releases the scope (route-level hooks run after the
+  // instance-level ones, so it follows every onResponse hook, async ones included); for routes
+  // that can carry a body, a last preParsing hook that makes the body's events run in the
+  // frame; the handler's promise, kept for the case where the client goes away.
   fastify.addHook('onRoute', (route: RouteOptions) => {
-    if ((route.config as { tenant?: boolean } | undefined)?.tenant === false) return
-    const own = route.onResponse
-    route.onResponse = [...(own === undefined ? [] : Array.isArray(own) ? own : [own]), release]
-    route.config = { ...route.config, [kFinal]: true } as NonNullable<typeof route.config>
-    // A handler may still be working after the client went away: then its tenant's resources
-    // stay pinned until it settles. Only the promise is kept here; it is waited for only on
-    // an abort, so a normal request pays no extra promise.
+    const config = (route.config ?? {}) as Config
+    const mode: Mode =
+      config.tenant === false
+        ? SKIP
+        : config.tenant === 'required'
+          ? REQUIRED
+          : config.tenant === 'optional'
+            ? OPTIONAL
+            : defaultMode
+    route.config = { ...config, [kMode]: mode } as NonNullable<typeof route.config>
+    route.onResponse = [...asArray(route.onResponse), releaseHook]
+    const methods = asArray(route.method)
+    if (methods.some((m) => BODY_METHODS.has(m.toUpperCase())))
+      route.preParsing = [...asArray(route.preParsing), bodyInFrame as never]
     const handler = route.handler
     route.handler = function tenantScopedHandler(this: unknown, request, reply) {
       const result = handler.call(this as never, request, reply) as unknown
-      const scope = (request as WithScope)[kScope]
-      if (scope !== null && isThenable(result)) scope.handler = result
+      if (isThenable(result)) (request as ScopedRequest)[kHandler] = result
       return result as never
     }
   })
@@ -277,9 +317,59 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
   next()
 }
 
-function release(request: FastifyRequest, _reply: FastifyReply, done: Done): void {
-  ;(request as WithScope)[kScope]?.finish()
+function releaseHook(request: FastifyRequest, _reply: FastifyReply, done: Done): void {
+  release(request as ScopedRequest)
   done()
+}
+
+// Fastify reads a body by listening to the payload stream's 'data' and 'end', which the HTTP
+// parser emits from the socket's context: the frame is lost there, and preValidation, the
+// body parser's errors (onError) and the handler would run outside the tenant. Emitting the
+// payload's listeners inside the frame keeps all of them in it, custom content-type parsers too.
+// Only requests that have a body pay for it; a client that leaves after its body was read
+// raises no onRequestAbort, so those requests also watch the response's close.
+function bodyInFrame(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  payload: NodeJS.ReadableStream,
+  done: (err: Error | null, stream?: NodeJS.ReadableStream) => void,
+): void {
+  const r = request as ScopedRequest
+  const scope = r[kScope]
+  if (scope !== null && hasBody(request)) {
+    // Listeners other than 'data' (which only collects) run in the frame: Fastify's 'end' and
+    // 'error', a custom parser's. `listener` lets removeListener(fn) find the wrapper.
+    const stream = payload as unknown as Record<'on' | 'addListener', Listen>
+    const on = stream.on
+    const inFrame: Listen = function (this: unknown, event, listener) {
+      if (event === 'data') return on.call(this, event, listener)
+      const wrapped = function (this: unknown, ...args: unknown[]) {
+        return scope.run(() => listener.apply(this, args))
+      }
+      ;(wrapped as { listener?: unknown }).listener = listener
+      return on.call(this, event, wrapped)
+    }
+    stream.on = inFrame
+    stream.addListener = inFrame
+    reply.raw.on('close', () => onResponseClose(r, true))
+  }
+  done(null, payload)
+}
+
+type Listen = (
+  this: unknown,
+  event: string | symbol,
+  listener: (...args: unknown[]) => unknown,
+) => unknown
+
+function hasBody(request: FastifyRequest): boolean {
+  const h = request.headers
+  const length = h['content-length']
+  return h['transfer-encoding'] !== undefined || (length !== undefined && length !== '0')
+}
+
+function asArray<T>(value: T | T[] | undefined): T[] {
+  return value === undefined ? [] : Array.isArray(value) ? value : [value]
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -296,8 +386,8 @@ function shorten(name: string): string {
 
 /**
  * The tenantry plugin for Fastify 5: resolves each request's tenant and runs the whole request
- * (every later hook, the handler, the reply) inside `withTenant`. Register it before your
- * routes and other plugins so its hooks run first.
+ * (every later hook, the handler, the reply) inside the tenant's frame. Register it before
+ * your routes and other plugins so its hooks run first.
  *
  * ```ts
  * await app.register(tenantry, { resolve: fromSubdomain({ root: 'example.com' }) })

@@ -1,3 +1,4 @@
+import { TenancyConfigError } from '@tenantry/context'
 import type { FastifyRequest } from 'fastify'
 
 /**
@@ -17,9 +18,9 @@ export interface SubdomainOptions {
    * them all (`'a.b'`, which the default naming rule refuses with 400); `'nearest'` takes the
    * label next to the root (`'b'`, so `api.acme.example.com` is tenant `acme`).
    */
-  multiLevel?: 'whole' | 'nearest'
+  multiLevel?: 'whole' | 'nearest' | undefined
   /** Prefixes that mean "no tenant" (default `['www']`). */
-  ignore?: readonly string[]
+  ignore?: readonly string[] | undefined
 }
 
 /**
@@ -28,11 +29,18 @@ export interface SubdomainOptions {
  * `trustProxy` trusts the peer, and drops the port. The bare root and hosts outside it are untenanted.
  */
 export function fromSubdomain(options: SubdomainOptions): TenantResolver {
-  const roots = (typeof options.root === 'string' ? [options.root] : [...options.root]).map(
-    (r) => `.${r.toLowerCase().replace(/^\.+|\.+$/g, '')}`,
-  )
-  if (roots.some((r) => r === '.'))
-    throw new TypeError('fromSubdomain: root must be a domain such as "example.com".')
+  // Longest root first: with roots `site.com` and `blog.site.com`, `x.blog.site.com` is tenant
+  // `x` of `blog.site.com` whatever the order given, and `blog.site.com` itself is a root.
+  const roots = (typeof options.root === 'string' ? [options.root] : [...options.root])
+    .map(
+      (r) =>
+        `.${String(r)
+          .toLowerCase()
+          .replace(/^\.+|\.+$/g, '')}`,
+    )
+    .sort((a, b) => b.length - a.length)
+  if (roots.length === 0 || roots.some((r) => r === '.'))
+    throw new TenancyConfigError('fromSubdomain: root must be a domain such as "example.com".')
   const nearest = options.multiLevel === 'nearest'
   const ignore = new Set(options.ignore ?? ['www'])
   return (request) => {
@@ -45,6 +53,7 @@ export function fromSubdomain(options: SubdomainOptions): TenantResolver {
     host = host.toLowerCase()
     if (host.endsWith('.')) host = host.slice(0, -1)
     for (const root of roots) {
+      if (host.length === root.length - 1 && root.endsWith(host)) return undefined // a root
       if (host.length > root.length && host.endsWith(root)) {
         let sub = host.slice(0, host.length - root.length)
         if (nearest) sub = sub.slice(sub.lastIndexOf('.') + 1)
@@ -56,20 +65,23 @@ export function fromSubdomain(options: SubdomainOptions): TenantResolver {
 }
 
 /**
- * Tenant from a path prefix: `fromPath('/t/:tenant')` reads `acme` from `/t/acme/pages`.
- * Fastify matches routes before any hook runs, so the prefix is not stripped: register the
- * tenant's routes under it (`app.register(routes, { prefix: '/t/:tenant' })`). Other paths are
- * untenanted.
+ * Tenant from a path parameter: `fromPath('/t/:tenant')` reads `acme` from `/t/acme/pages`
+ * (any parameter name: `fromPath('/:team')`). Fastify matches routes before any hook runs, so
+ * the prefix is not stripped: register the tenant's routes under the same pattern
+ * (`app.register(routes, { prefix: '/t/:tenant' })`). Other paths are untenanted.
  */
 export function fromPath(pattern: string): TenantResolver {
-  const parts = pattern.split(':tenant')
-  if (parts.length !== 2 || !pattern.startsWith('/'))
-    throw new TypeError(
-      `fromPath: the pattern must start with "/" and contain ":tenant" once, e.g. "/t/:tenant" (got "${pattern}").`,
+  const param = typeof pattern === 'string' ? /:([A-Za-z_$][\w$]*)/.exec(pattern) : null
+  if (param === null || !pattern.startsWith('/') || pattern.indexOf(':', param.index + 1) !== -1)
+    throw new TenancyConfigError(
+      `fromPath: the pattern must start with "/" and contain one parameter, e.g. "/t/:tenant" (got "${pattern}").`,
     )
-  const [before, after] = parts as [string, string]
-  if (after !== '' && !after.startsWith('/'))
-    throw new TypeError(`fromPath: ":tenant" must be a whole path segment (got "${pattern}").`)
+  const before = pattern.slice(0, param.index)
+  const after = pattern.slice(param.index + param[0].length)
+  if (!before.endsWith('/') || (after !== '' && !after.startsWith('/')))
+    throw new TenancyConfigError(
+      `fromPath: "${param[0]}" must be a whole path segment (got "${pattern}").`,
+    )
   const re = new RegExp(`^${escapeRegExp(before)}([^/?#]*)${escapeRegExp(after)}(?:[/?#]|$)`)
   return (request) => {
     const m = re.exec(request.url)

@@ -1,3 +1,4 @@
+import { isTenantryError } from '@tenantry/context'
 import Fastify, { type FastifyRequest } from 'fastify'
 import { describe, expect, it } from 'vitest'
 import { firstOf, fromHeader, fromPath, fromSubdomain, type TenantResolver } from '../src/index.js'
@@ -62,8 +63,24 @@ describe('fromSubdomain', () => {
     expect(await resolveWith(r, { headers: spoof }, false)).toBe('acme')
   })
 
-  it('refuses a root that is not a domain', () => {
+  it('refuses a root that is not a domain, with a TenantryError', () => {
     expect(() => fromSubdomain({ root: '.' })).toThrow(/root/)
+    expect(() => fromSubdomain({ root: [] })).toThrow(/root/)
+    expect(configCode(() => fromSubdomain({ root: '.' }))).toBe('TENANTRY_CONFIG')
+  })
+
+  it('never takes a root for a tenant, and the longest matching root wins', async () => {
+    for (const root of [
+      ['site.com', 'blog.site.com'],
+      ['blog.site.com', 'site.com'],
+    ]) {
+      const nested = fromSubdomain({ root })
+      const at = (host: string) => resolveWith(nested, { headers: { host } })
+      expect(await at('blog.site.com'), String(root)).toBeUndefined()
+      expect(await at('site.com'), String(root)).toBeUndefined()
+      expect(await at('x.blog.site.com'), String(root)).toBe('x')
+      expect(await at('acme.site.com'), String(root)).toBe('acme')
+    }
   })
 })
 
@@ -92,10 +109,21 @@ describe('fromPath', () => {
     expect(await resolveWith(w, { url: '/wikis/acme/other' })).toBeUndefined()
   })
 
-  it('refuses patterns without a whole :tenant segment', () => {
+  it('takes any parameter name', async () => {
+    expect(await resolveWith(fromPath('/:team'), { url: '/acme/pages' })).toBe('acme')
+    expect(await resolveWith(fromPath('/:team'), { url: '/' })).toBeUndefined()
+    const org = fromPath('/orgs/:org_id/api')
+    expect(await resolveWith(org, { url: '/orgs/globex/api/x' })).toBe('globex')
+    expect(await resolveWith(org, { url: '/orgs/globex/web' })).toBeUndefined()
+  })
+
+  it('refuses patterns without one whole parameter segment, with a TenantryError', () => {
     expect(() => fromPath('/t/')).toThrow(/:tenant/)
     expect(() => fromPath('t/:tenant')).toThrow(/start with/)
     expect(() => fromPath('/t/:tenant-x')).toThrow(/whole path segment/)
+    expect(() => fromPath('/t/x:tenant')).toThrow(/whole path segment/)
+    expect(() => fromPath('/:a/:b')).toThrow(/one parameter/)
+    expect(configCode(() => fromPath('/t/'))).toBe('TENANTRY_CONFIG')
   })
 })
 
@@ -133,3 +161,12 @@ describe('fromHeader and firstOf', () => {
     expect(await firstOf(b)(fake)).toBeUndefined()
   })
 })
+
+function configCode(fn: () => unknown): string | undefined {
+  try {
+    fn()
+  } catch (error) {
+    return isTenantryError(error) ? error.code : 'not a TenantryError'
+  }
+  return undefined
+}

@@ -67,6 +67,40 @@ describe('a real server', () => {
     ])
   })
 
+  it('releases the scope when the client leaves after its body was read (no onRequestAbort)', async () => {
+    h = await makeApp({ resolve: fromSubdomain({ root: 'example.com' }) })
+    const inHandler = deferred()
+    const finishHandler = deferred()
+    const seenInHandler: string[] = []
+    h.app.post('/slow', async (request) => {
+      seenInHandler.push(seen(h.tenancy))
+      inHandler.resolve()
+      await finishHandler.promise
+      seenInHandler.push(seen(h.tenancy))
+      return request.body
+    })
+    await h.app.listen({ host: '127.0.0.1', port: 0 })
+    const { port } = h.app.server.address() as AddressInfo
+    const req = httpRequest({
+      host: '127.0.0.1',
+      port,
+      method: 'POST',
+      path: '/slow',
+      headers: { host: `acme.example.com:${port}`, 'content-type': 'application/json' },
+    })
+    const closed = new Promise<void>((resolve) => req.on('close', () => resolve()))
+    req.on('error', () => {})
+    req.end(JSON.stringify({ a: 'x'.repeat(10_000) }))
+    await inHandler.promise
+    req.destroy()
+    await closed
+    const released = h.tenancy.releaseTenant('acme', { timeoutMs: 5000 })
+    finishHandler.resolve()
+    await released
+    expect(seenInHandler).toEqual(['acme', 'acme'])
+    expect(h.disposed).toEqual(['acme'])
+  })
+
   it('releases the scope when the client left while an async resolver was still running', async () => {
     const resolving = deferred()
     const answer = deferred()
