@@ -292,6 +292,19 @@ class SqliteTenantStore<DB, CentralDB>
       options.onProgress?.({ done: ++done, total: tenants.length, result })
     for (const result of current) report(result)
     const { root, path, bucketing } = this.options
+    // `migrated` listeners live in this thread: each result is announced here, in order of
+    // arrival, before its progress; a listener that throws fails that tenant's result.
+    let announced = Promise.resolve()
+    const announce = (result: TenantMigrationResult) => {
+      announced = announced.then(async () => {
+        try {
+          await this.migrated(result)
+        } catch (error) {
+          Object.assign(result, { error })
+        }
+        report(result)
+      })
+    }
     const migrated = await migrateInWorkers(
       jobs,
       Math.min(threads, jobs.length),
@@ -305,8 +318,9 @@ class SqliteTenantStore<DB, CentralDB>
           lockTimeoutMs: this.lockTimeoutMs,
         },
       },
-      (result) => report(result),
+      announce,
     )
+    await announced
     const byTenant = new Map([...current, ...migrated].map((r) => [r.tenant, r]))
     return tenants.map((t) => byTenant.get(t)!)
   }

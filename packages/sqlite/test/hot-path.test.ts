@@ -127,6 +127,10 @@ describe('migrateAllTenants in worker threads', () => {
       dir,
     )
     const progress: number[] = []
+    const events: string[] = []
+    store.lifecycle.on('migrated', (e) => {
+      events.push(`${e.tenant}:${e.applied.join(',')}`)
+    })
     const results = await store.migrateAllTenants({
       concurrency: 2,
       onProgress: (p) => progress.push(p.done),
@@ -135,6 +139,8 @@ describe('migrateAllTenants in worker threads', () => {
     expect(results.slice(1).map((r) => r.applied)).toEqual(Array(5).fill(['002_tag']))
     expect(results[0]!.error).toMatchObject({ code: 'TENANTRY_MIGRATION_FAILED', tenant: 'bad' })
     expect(progress).toEqual([1, 2, 3, 4, 5, 6])
+    // `migrated` fires in this thread, for the tenants that changed.
+    expect(events.sort()).toEqual(['t1', 't2', 't3', 't4', 't5'].map((t) => `${t}:002_tag`))
     // A second run finds every good tenant current from its header, without a thread.
     const again = await store.migrateAllTenants({ concurrency: 2 })
     expect(again.filter((r) => r.applied.length > 0 || r.error)).toEqual([
