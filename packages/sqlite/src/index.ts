@@ -19,6 +19,8 @@ export {
 } from './faults.js'
 export { assertNoFileAccess } from './guard.js'
 export { type BucketingOptions, DEFAULT_BUCKETED_PATH, DEFAULT_PATH } from './layout.js'
+export type { ConnectionMemoryOptions } from './memory.js'
+export type { MigrationsModule } from './migrate-workers.js'
 export type { RepairFinding, RepairOptions } from './repair.js'
 export {
   createTenantDatabases,

@@ -16,6 +16,9 @@ export const DEFAULT_PATH = 'tenants/{tenant}/db.sqlite3'
 /** The default path template when bucketing is on. */
 export const DEFAULT_BUCKETED_PATH = 'tenants/{bucket}/{tenant}/db.sqlite3'
 
+/** Most tenant paths a layout remembers before it starts over. */
+const FILES_MAX = 10_000
+
 const PLACEHOLDER = /\{([a-z]+)\}/g
 
 /**
@@ -67,8 +70,21 @@ export class Layout {
     return createHash('sha256').update(tenant).digest('hex').slice(0, this.bucketChars)
   }
 
+  /** Validated tenant name → its file, so a warm tenant's path is a lookup (bounded). */
+  private readonly files = new Map<string, string>()
+
   /** The tenant's database file. `tenant` must already be validated; escaping root throws. */
   file(tenant: string): string {
+    const known = this.files.get(tenant)
+    if (known !== undefined) return known
+    const file = this.compute(tenant)
+    if (this.files.size >= FILES_MAX) this.files.clear()
+    this.files.set(tenant, file)
+    return file
+  }
+
+  /** {@link file} without the memo: the template, the bucket hash and the containment check. */
+  private compute(tenant: string): string {
     const bucket = this.template.includes('{bucket}') ? this.bucket(tenant) : ''
     const parts = this.segments.map((s) =>
       s.replace(PLACEHOLDER, (_, n: string) => (n === 'tenant' ? tenant : bucket)),

@@ -6,10 +6,13 @@ import {
   type BaseStoreOptions,
   BaseTenantStore,
   type CreateTenantOptions,
+  type MigrateAllOptions,
+  migrateEachTenant,
   type TenantDatabaseStore,
   type TenantInfo,
   type TenantMigrationResult,
 } from '@tenantry/kysely'
+import type Database from 'better-sqlite3'
 import type { Kysely } from 'kysely'
 import { SqliteCentral } from './central.js'
 import { openFile, type SqlLogger } from './connection.js'
@@ -18,6 +21,13 @@ import { ReadOnlyStorageError, translateFault } from './faults.js'
 import { fsyncPath, headerVersion, rmdirQuiet } from './files.js'
 import { type BucketingOptions, Layout, lockFile, sqliteSidecars, tempFile } from './layout.js'
 import { unlinkQuiet, withFileLock } from './lock.js'
+import {
+  applyCacheBudget,
+  type ConnectionMemoryOptions,
+  DEFAULT_CACHE_KIB,
+  IdleShrinker,
+} from './memory.js'
+import { type MigrationsModule, migrateInWorkers, workerThreads } from './migrate-workers.js'
 import { MigrationSet } from './migrations.js'
 import { SqliteOperations } from './operations.js'
 import { type RepairFinding, type RepairOptions, repairTenants } from './repair.js'
@@ -51,6 +61,14 @@ export interface TenantDatabasesOptions extends BaseStoreOptions {
   busyTimeoutMs?: number | undefined
   /** Prepared statements cached per open tenant handle; default 64 (0: off). */
   statementCache?: number | undefined
+  /** Memory budget of each tenant connection (page cache size, shrinking when idle). */
+  memory?: ConnectionMemoryOptions | undefined
+  /**
+   * The module that exports `migrations`, so that `migrateAllTenants` runs in worker threads
+   * (`concurrency` of them, default one per core). Without it, tenants migrate in this thread
+   * (`concurrency` default 4), where SQLite's synchronous work cannot overlap.
+   */
+  migrationsModule?: MigrationsModule | undefined
   /** Receives SQL log lines carrying `{ tenant }` (pino-compatible). */
   logger?: SqlLogger | undefined
   /** Create tenants as copies of a pre-migrated template (see `@tenantry/sqlite`'s README); default false. */
@@ -89,6 +107,11 @@ class SqliteTenantStore<DB, CentralDB>
   private readonly handles = new Map<Kysely<DB>, ServingHandle<DB>>()
   /** The handle the core caches for each tenant: its identity is checked at every scope entry. */
   private readonly current = new Map<string, ServingHandle<DB>>()
+  private readonly options: TenantDatabasesOptions
+  private readonly cacheSizeKiB: number
+  private readonly shrinker: IdleShrinker
+  /** Each open connection's "used" mark for the shrinker, set at every scope entry. */
+  private readonly touches = new Map<Database.Database, () => void>()
 
   constructor(options: TenantDatabasesOptions) {
     super(options, { cap: 64, idleTimeoutMs: 300_000 })
@@ -97,6 +120,9 @@ class SqliteTenantStore<DB, CentralDB>
     this.migrations = new MigrationSet(options.migrations)
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5000
     this.logger = options.logger
+    this.options = options
+    this.cacheSizeKiB = options.memory?.cacheSizeKiB ?? DEFAULT_CACHE_KIB
+    this.shrinker = new IdleShrinker(options.memory?.shrinkIdleMs ?? 1000)
     this.serving = {
       busyTimeoutMs: this.busyTimeoutMs,
       logger: this.logger,
@@ -142,7 +168,10 @@ class SqliteTenantStore<DB, CentralDB>
    */
   override exists(tenant: string): boolean | Promise<boolean> {
     const h = this.current.get(tenant)
-    if (h !== undefined && !h.identity.isLinked()) this.retire(tenant, h)
+    if (h !== undefined) {
+      if (!h.identity.isLinked()) this.retire(tenant, h)
+      else this.touches.get(h.raw)?.()
+    }
     return super.exists(tenant)
   }
 
@@ -242,6 +271,59 @@ class SqliteTenantStore<DB, CentralDB>
   }
 
   // --- migrations ----------------------------------------------------------------------------
+
+  override async migrateAllTenants(
+    options: MigrateAllOptions = {},
+  ): Promise<TenantMigrationResult[]> {
+    const tenants = await this.list()
+    const module = this.options.migrationsModule
+    const threads = workerThreads(options, tenants.length)
+    if (module === undefined || threads < 2)
+      return migrateEachTenant(tenants, (t) => this.migrateTenant(t), options)
+    // Tenants whose header stamp is current need no thread (nor SQLite, nor their lock).
+    const expected = await this.migrations.version()
+    const current: TenantMigrationResult[] = []
+    const jobs: string[] = []
+    for (const tenant of tenants)
+      if (headerVersion(this.tenantPath(tenant)) === expected) current.push({ tenant, applied: [] })
+      else jobs.push(tenant)
+    let done = 0
+    const report = (result: TenantMigrationResult) =>
+      options.onProgress?.({ done: ++done, total: tenants.length, result })
+    for (const result of current) report(result)
+    const { root, path, bucketing } = this.options
+    // `migrated` listeners live in this thread: each result is announced here, in order of
+    // arrival, before its progress; a listener that throws fails that tenant's result.
+    let announced = Promise.resolve()
+    const announce = (result: TenantMigrationResult) => {
+      announced = announced.then(async () => {
+        try {
+          await this.migrated(result)
+        } catch (error) {
+          Object.assign(result, { error })
+        }
+        report(result)
+      })
+    }
+    const migrated = await migrateInWorkers(
+      jobs,
+      Math.min(threads, jobs.length),
+      {
+        migrations: module,
+        store: {
+          root,
+          path,
+          bucketing,
+          busyTimeoutMs: this.busyTimeoutMs,
+          lockTimeoutMs: this.lockTimeoutMs,
+        },
+      },
+      announce,
+    )
+    await announced
+    const byTenant = new Map([...current, ...migrated].map((r) => [r.tenant, r]))
+    return tenants.map((t) => byTenant.get(t)!)
+  }
 
   async migrateTenant(tenant: string): Promise<TenantMigrationResult> {
     const file = this.checkedPath(tenant)
@@ -344,6 +426,8 @@ class SqliteTenantStore<DB, CentralDB>
           await writeStamp(h.db, expected)
         }
       }
+      applyCacheBudget(h.raw, this.cacheSizeKiB)
+      this.touches.set(h.raw, this.shrinker.watch(h.raw))
       this.handles.set(h.db, h)
       this.current.set(tenant, h)
       return h.db
@@ -358,6 +442,8 @@ class SqliteTenantStore<DB, CentralDB>
     if (h === undefined) return
     this.handles.delete(db)
     if (this.current.get(h.tenant) === h) this.current.delete(h.tenant)
+    this.touches.delete(h.raw)
+    this.shrinker.forget(h.raw)
     // Not db.destroy(): a query still holding this Kysely then fails with TENANTRY_DB_CLOSED.
     closeServing(h)
   }
@@ -383,6 +469,7 @@ class SqliteTenantStore<DB, CentralDB>
 
   protected async shutdown(): Promise<void> {
     for (const db of [...this.handles.keys()]) await this.dispose(db)
+    this.shrinker.stop()
     await this.centralDb.close()
   }
 }
