@@ -149,7 +149,9 @@ describe('embedded backend', () => {
   test('the lease is renewed while a job runs longer than it: no second worker takes it', async () => {
     const { tenancy } = makeTenancy()
     const file = nextFile()
-    const leaseMs = 150
+    // Renewals come every leaseMs / 3: the lease must outlast an event loop stalled by a loaded
+    // machine (150 ms lapsed at load 20), or the other worker rightly takes the job.
+    const leaseMs = 1500
     const a = open(file, { leaseMs })
     const b = open(file, { leaseMs })
     let runs = 0
@@ -168,11 +170,12 @@ describe('embedded backend', () => {
     cleanups.push(
       () => wb.close(),
       () => wa.close(),
+      () => release.resolve(), // first: a failed assertion must not leave close() waiting on it
     )
     await waitFor(() => runs === 1)
     const startedAt = Date.now()
     // Keep the job running for several lease lengths while the other worker polls.
-    await waitFor(() => Date.now() - startedAt > leaseMs * 5)
+    await waitFor(() => Date.now() - startedAt > leaseMs * 4)
     expect(runs).toBe(1)
     expect(await a.getJob(id)).toMatchObject({ state: 'active', attemptsMade: 1 })
     release.resolve()
