@@ -53,6 +53,15 @@ export {
   rollbackMigrations,
 } from './rollback.js'
 export { ensureSeedsTable, runSeeds, SEEDS_TABLE, type Seed } from './seeds.js'
+export {
+  type Migration,
+  type MigrationInfo,
+  type MigrationProvider,
+  type MigrationResult,
+  type MigrationResultSet,
+  Migrator,
+  type MigratorProps,
+} from './migrator.js'
 export type { EachTenantDbOptions, TenantDatabaseStore } from './store.js'
 export type {
   CreateTenantOptions,

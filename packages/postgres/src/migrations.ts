@@ -1,6 +1,7 @@
 export type { MigrationsOption } from '@tenantry/kysely'
 
 import {
+  type Migration,
   MigrationFailedError,
   type MigrationsOption,
   MigrationVersion,
@@ -11,7 +12,6 @@ import {
   type Kysely,
   Kysely as KyselyClass,
   type KyselyPlugin,
-  type Migration,
   type PostgresPool,
 } from 'kysely'
 import type pg from 'pg'
