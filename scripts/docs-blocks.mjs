@@ -107,7 +107,7 @@ function stubs(code, dir) {
     if (def.startsWith('*')) lines.add('export {}')
     mkdirSync(dirname(file), { recursive: true })
     const previous = existsSync(file) ? `${readFileSync(file, 'utf8')}\n` : ''
-    writeFileSync(file, previous + [...lines].join('\n') + '\n')
+    writeFileSync(file, `${previous}${[...lines].join('\n')}\n`)
     files.push(file)
   }
   return files
