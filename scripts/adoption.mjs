@@ -9,7 +9,7 @@
 //    (0.29 needs Node 22; .cache/node24 is the Node 24 the suite already uses).
 // Every command has a timeout; the whole run is bounded by TENANTRY_ADOPTION_TIMEOUT_S.
 // `--keep` leaves the temp dir for inspection.
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import {
   cpSync,
   existsSync,
@@ -78,11 +78,25 @@ const packages = readdirSync(join(root, 'packages'))
     pkg: JSON.parse(readFileSync(join(root, 'packages', dir, 'package.json'), 'utf8')),
   }))
   .filter(({ pkg }) => pkg.private !== true)
-for (const { dir, pkg } of packages) {
+for (const { dir, pkg } of packages)
   if (!existsSync(join(dir, 'dist')))
     throw new Error(`${pkg.name} has no dist/: run \`pnpm build\` before the adoption test`)
-  run('pnpm', ['pack', '--pack-destination', tarballs], { cwd: dir, quiet: true })
-}
+// Two at a time (two cores): each `pnpm pack` is mostly pnpm's start-up.
+const queue = [...packages]
+await Promise.all(
+  Array.from({ length: 2 }, async () => {
+    for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+      const { dir, pkg } = next
+      const code = await new Promise((done) =>
+        spawn('pnpm', ['pack', '--pack-destination', tarballs], { cwd: dir, stdio: 'ignore' }).on(
+          'close',
+          done,
+        ),
+      )
+      if (code !== 0) failures.push(`pnpm pack ${pkg.name}: exit ${code}`)
+    }
+  }),
+)
 const tarballOf = (pkg) =>
   join(tarballs, `${pkg.name.replace('@', '').replace('/', '-')}-${pkg.version}.tgz`)
 
@@ -250,8 +264,8 @@ const kysely = JSON.parse(
   readFileSync(join(app, 'node_modules/kysely/package.json'), 'utf8'),
 ).version
 expect(`kysely ${kysely} installed`, kysely.startsWith('0.29.'))
+// NodeNext only: the bundler check above is about our packages' exports, not Kysely's.
 run(join(app, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.nodenext.json', '--noEmit'])
-run(join(app, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.bundler.json'])
 
 step('Kysely 0.29 on Node 24: the PostgreSQL flow')
 const node24 =
