@@ -32,6 +32,21 @@ function entryPoints() {
     const dir = join(root, 'packages', name)
     const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'))
     if (pkg.private) continue
+    // The published exports are the workspace's without the tenantry-source condition: a
+    // subpath added to one and not the other would silently vanish from the tarball.
+    const published = JSON.stringify(pkg.publishConfig?.exports)
+    const expected = JSON.stringify(
+      Object.fromEntries(
+        Object.entries(pkg.exports).map(([k, v]) => {
+          const { 'tenantry-source': _, ...rest } = v
+          return [k, rest]
+        }),
+      ),
+    )
+    if (published !== expected)
+      throw new Error(
+        `${pkg.name}: publishConfig.exports must be "exports" without the tenantry-source condition:\n  ${expected}`,
+      )
     for (const [sub, target] of Object.entries(pkg.publishConfig?.exports ?? pkg.exports)) {
       const types = typeof target === 'string' ? target : target.types
       const stem = sub === '.' ? name : `${name}-${sub.slice(2).replaceAll('/', '-')}`
