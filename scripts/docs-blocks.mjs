@@ -150,7 +150,15 @@ for (const [n, block] of blocks.entries()) {
   mkdirSync(dir, { recursive: true })
   const file = join(dir, 'block.ts')
   const isModule = /^\s*(import|export)\s/m.test(block.code)
-  writeFileSync(file, `${block.code}\n${isModule ? '' : 'export {}\n'}`)
+  // An augmented module must be in the program: load it when the block alone does not.
+  const augmented = [...block.code.matchAll(/^\s*declare module '([^'.][^']*)'/gm)].map((m) => m[1])
+  const loads = augmented
+    .filter((name) => !block.code.includes(`from '${name}'`))
+    .map((name) => `import type {} from '${name}'\n`)
+  writeFileSync(
+    file,
+    `${block.code}\n${isModule || loads.length ? '' : 'export {}\n'}${loads.join('')}`,
+  )
   const program = ts.createProgram([file, ...stubs(block.code, dir)], options, host, previous)
   previous = program
   checked++
