@@ -8,12 +8,7 @@ import {
   RollbackFailedError,
   RollbackRefusedError,
 } from '@tenantry/kysely'
-import {
-  type Kysely,
-  Kysely as KyselyClass,
-  type KyselyPlugin,
-  type PostgresPool,
-} from 'kysely'
+import { type Kysely, Kysely as KyselyClass, type KyselyPlugin, type PostgresPool } from 'kysely'
 import type pg from 'pg'
 import { faultError, guardClient } from './faults.js'
 import { SchemaDialect } from './introspector.js'
