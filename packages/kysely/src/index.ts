@@ -35,6 +35,15 @@ export {
   toProvider,
 } from './migrations.js'
 export {
+  type Migration,
+  type MigrationInfo,
+  type MigrationProvider,
+  type MigrationResult,
+  type MigrationResultSet,
+  Migrator,
+  type MigratorProps,
+} from './migrator.js'
+export {
   type ArchiveOptions,
   backupTenant,
   cloneTenant,
@@ -53,15 +62,6 @@ export {
   rollbackMigrations,
 } from './rollback.js'
 export { ensureSeedsTable, runSeeds, SEEDS_TABLE, type Seed } from './seeds.js'
-export {
-  type Migration,
-  type MigrationInfo,
-  type MigrationProvider,
-  type MigrationResult,
-  type MigrationResultSet,
-  Migrator,
-  type MigratorProps,
-} from './migrator.js'
 export type { EachTenantDbOptions, TenantDatabaseStore } from './store.js'
 export type {
   CreateTenantOptions,
