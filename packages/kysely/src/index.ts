@@ -42,6 +42,8 @@ export {
   type MigrationResultSet,
   Migrator,
   type MigratorProps,
+  NO_MIGRATIONS,
+  type NoMigrations,
 } from './migrator.js'
 export {
   type ArchiveOptions,

@@ -66,10 +66,20 @@ export interface MigratorProps {
   readonly disableTransactions?: boolean
 }
 
+/** Kysely's target "before the first migration" (Kysely tests the flag, not the identity). */
+export interface NoMigrations {
+  /** Always `true`. */
+  readonly __noMigrations__: true
+}
+
+/** `migrateTo(NO_MIGRATIONS)` undoes every migration, as Kysely's own constant. */
+export const NO_MIGRATIONS: NoMigrations = Object.freeze({ __noMigrations__: true })
+
 /** The members of Kysely's `Migrator` that tenantry uses. */
 interface KyselyMigrator {
   getMigrations(): Promise<ReadonlyArray<MigrationInfo>>
   migrateToLatest(): Promise<MigrationResultSet>
+  migrateTo(target: string | NoMigrations): Promise<MigrationResultSet>
 }
 type KyselyMigratorClass = new (props: MigratorProps) => KyselyMigrator
 
@@ -109,5 +119,10 @@ export class Migrator {
   /** Applies every pending migration. */
   async migrateToLatest(): Promise<MigrationResultSet> {
     return (await this.inner).migrateToLatest()
+  }
+
+  /** Migrates up or down to `target` (a migration's name, or {@link NO_MIGRATIONS}). */
+  async migrateTo(target: string | NoMigrations): Promise<MigrationResultSet> {
+    return (await this.inner).migrateTo(target)
   }
 }
