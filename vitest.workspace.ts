@@ -8,6 +8,8 @@ const project = (name: string, root: string, extra: Record<string, unknown> = {}
     test: { name, root, include: ['test/**/*.test.ts'], ...extra },
   }) as TestProjectInlineConfiguration
 
+const otelConditions = ['tenantry-source', 'node', 'development|production']
+
 export default [
   project('context', 'packages/context'),
   project('kysely', 'packages/kysely'),
@@ -23,5 +25,18 @@ export default [
   project('cli', 'packages/cli'),
   project('postgres', 'packages/postgres'),
   project('realtime', 'packages/realtime'),
+  // Not `extends: true`: the root's `module` condition is passed to Node itself (--conditions),
+  // and @opentelemetry/api's `module` build has extensionless imports that Node cannot load.
+  {
+    resolve: { conditions: otelConditions },
+    ssr: { resolve: { conditions: otelConditions, externalConditions: ['tenantry-source'] } },
+    test: {
+      name: 'otel',
+      root: 'packages/otel',
+      include: ['test/**/*.test.ts'],
+      testTimeout: 30_000,
+      hookTimeout: 60_000,
+    },
+  } as TestProjectInlineConfiguration,
   project('wiki', 'examples/wiki'),
 ]

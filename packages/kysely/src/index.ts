@@ -35,6 +35,17 @@ export {
   toProvider,
 } from './migrations.js'
 export {
+  type Migration,
+  type MigrationInfo,
+  type MigrationProvider,
+  type MigrationResult,
+  type MigrationResultSet,
+  Migrator,
+  type MigratorProps,
+  NO_MIGRATIONS,
+  type NoMigrations,
+} from './migrator.js'
+export {
   type ArchiveOptions,
   backupTenant,
   cloneTenant,

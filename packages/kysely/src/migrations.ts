@@ -1,5 +1,5 @@
-import type { Migration, MigrationProvider, MigrationResultSet, Migrator } from 'kysely'
 import { MigrationFailedError } from './errors.js'
+import type { Migration, MigrationProvider, MigrationResultSet, Migrator } from './migrator.js'
 
 /** Migrations: a record of Kysely migrations by name, or any Kysely `MigrationProvider`. */
 export type MigrationsOption = Record<string, Migration> | MigrationProvider
@@ -56,7 +56,10 @@ export class MigrationVersion {
  * Runs `migrator.migrateToLatest()`, turning a failure into `MigrationFailedError` (naming the
  * migration that threw). Returns the names applied now.
  */
-export async function migrateToLatest(migrator: Migrator, who: string): Promise<string[]> {
+export async function migrateToLatest(
+  migrator: Pick<Migrator, 'migrateToLatest'>,
+  who: string,
+): Promise<string[]> {
   const { error, results }: MigrationResultSet = await migrator.migrateToLatest()
   if (error !== undefined) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName

@@ -1,5 +1,5 @@
 import { TenantryError } from '@tenantry/context'
-import { type MigrationProvider, type Migrator, NO_MIGRATIONS } from 'kysely'
+import { type MigrationProvider, type Migrator, NO_MIGRATIONS } from './migrator.js'
 
 declare module '@tenantry/context' {
   interface TenantryErrorCodes {
@@ -39,7 +39,7 @@ export class RollbackFailedError extends TenantryError {
  * keep it applied). Returns the names undone, newest first.
  */
 export async function rollbackMigrations(
-  migrator: Migrator,
+  migrator: Pick<Migrator, 'getMigrations' | 'migrateTo'>,
   provider: MigrationProvider,
   steps: number,
   tenant: string,

@@ -1,19 +1,14 @@
 export type { MigrationsOption } from '@tenantry/kysely'
 
 import {
+  type Migration,
   MigrationFailedError,
   type MigrationsOption,
   MigrationVersion,
   RollbackFailedError,
   RollbackRefusedError,
 } from '@tenantry/kysely'
-import {
-  type Kysely,
-  Kysely as KyselyClass,
-  type KyselyPlugin,
-  type Migration,
-  type PostgresPool,
-} from 'kysely'
+import { type Kysely, Kysely as KyselyClass, type KyselyPlugin, type PostgresPool } from 'kysely'
 import type pg from 'pg'
 import { faultError, guardClient } from './faults.js'
 import { SchemaDialect } from './introspector.js'

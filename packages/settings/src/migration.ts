@@ -1,4 +1,5 @@
-import type { Kysely, Migration } from 'kysely'
+import type { Migration } from '@tenantry/kysely'
+import type { Kysely } from 'kysely'
 
 /** Name of the table holding the settings, one row per key, values as JSON text. */
 export const SETTINGS_TABLE = 'tenantry_settings'

@@ -16,7 +16,9 @@ import {
   type ArchiveBackend,
   type ArchiveManifest,
   ensureSeedsTable,
+  type Migration,
   type MigrationVersion,
+  Migrator,
   migrateToLatest,
   migrationStamp,
   SEEDS_TABLE,
@@ -24,7 +26,6 @@ import {
   type TenantStage,
 } from '@tenantry/kysely'
 import Database from 'better-sqlite3'
-import { type Migration, Migrator } from 'kysely'
 import { kyselyOver, openFile } from './connection.js'
 import { TenantExistsError } from './errors.js'
 import { guarded } from './guard.js'

@@ -1,7 +1,7 @@
 export type { MigrationsOption } from '@tenantry/kysely'
 
-import { MigrationVersion, migrateToLatest } from '@tenantry/kysely'
-import { type Kysely, Migrator } from 'kysely'
+import { MigrationVersion, Migrator, migrateToLatest } from '@tenantry/kysely'
+import type { Kysely } from 'kysely'
 import { isFault } from './faults.js'
 
 /**

@@ -2,10 +2,10 @@ import { join } from 'node:path'
 import {
   type ArchiveBackend,
   type MigrationVersion,
+  Migrator,
   migrationStamp,
   rollbackMigrations,
 } from '@tenantry/kysely'
-import { Migrator } from 'kysely'
 import { sqliteArchiveBackend } from './archive.js'
 import { kyselyOver, openFile } from './connection.js'
 import { guarded } from './guard.js'

@@ -40,12 +40,14 @@ export interface FakeMailerOptions {
 }
 
 /**
- * A mailer for tests, shaped like `TenantMailer` (`send`, `tenantUrl`). Messages go through
- * nodemailer's real pipeline into an `@tenantry/mail` {@link Outbox} instead of SMTP, filed
- * under the tenant that was current at `send` — one fake serves every tenant a test enters.
- * Install it with `withOverrides({ mail: fake }, …)` or {@link useOverrides}.
+ * A mailer for tests with every member of `TenantMailer` (so it is a valid `mail` override
+ * when `Resources.mail` is `TenantMailer`). Messages go through nodemailer's real pipeline
+ * into an `@tenantry/mail` {@link Outbox} instead of SMTP, filed under the tenant that was
+ * current at `send` — one fake serves every tenant a test enters; `tenant`, `settings` and
+ * `transporter` are those of the current tenant's mailer. Install it with
+ * `withOverrides({ mail: fake }, …)` or {@link useOverrides}.
  */
-export class FakeMailer {
+export class FakeMailer implements Pick<TenantMailer, keyof TenantMailer> {
   /** The outbox every message lands in (`messages(tenant?)`, `last(tenant?)`, `clear()`). */
   readonly outbox: Outbox = new Outbox()
   private readonly options: FakeMailerOptions
@@ -61,6 +63,21 @@ export class FakeMailer {
   async send(message: FakeMailMessage): Promise<OutboxSentInfo> {
     if (this.options.failWith !== undefined) throw this.options.failWith
     return (await this.mailer().send(message)) as OutboxSentInfo
+  }
+
+  /** The current tenant (`undefined` outside tenants), as a tenant's `TenantMailer` has. */
+  get tenant(): string | undefined {
+    return this.tenancy.currentTenant()
+  }
+
+  /** The current tenant's mail settings (`from`, `baseUrl`). */
+  get settings(): TenantMailer['settings'] {
+    return this.mailer().settings
+  }
+
+  /** The current tenant's nodemailer transporter (delivering into {@link outbox}). */
+  get transporter(): TenantMailer['transporter'] {
+    return this.mailer().transporter
   }
 
   /** An absolute link into the current tenant's site, from `baseUrl`. */
