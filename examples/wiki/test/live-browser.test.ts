@@ -1,93 +1,70 @@
 // Live pages end to end in headless Chromium: an edit saved in acme reloads acme's open view
 // of the page, and never globex's view of its own page of the same name.
-import { existsSync } from 'node:fs'
-import { type Browser, chromium, type Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Browser, Page } from 'playwright-core'
+import { afterAll, beforeAll, expect, it } from 'vitest'
 import type { WikiApp } from '../src/app.js'
+import { browserSuite, launchChromium } from './chromium.js'
 import { startWiki } from './helpers.js'
 
-const executablePath = process.env.TENANTRY_CHROMIUM ?? '/usr/bin/chromium'
-const present = existsSync(executablePath)
-// In CI a missing browser must fail the run, not pass it quietly.
-const required = process.env.CI === 'true' || process.env.TENANTRY_REQUIRE_SERVICES === '1'
-const suite = present || required ? describe : describe.skip
+browserSuite('live pages in headless Chromium', () => {
+  let app: WikiApp
+  let stop: () => Promise<void>
+  let browser: Browser
+  let port: number
 
-suite(
-  present
-    ? 'live pages in headless Chromium'
-    : `live pages in headless Chromium (skipped: no Chromium at ${executablePath}; install it or set TENANTRY_CHROMIUM)`,
-  () => {
-    let app: WikiApp
-    let stop: () => Promise<void>
-    let browser: Browser
-    let port: number
+  beforeAll(async () => {
+    ;({ app, stop } = await startWiki())
+    await app.listen({ host: '127.0.0.1', port: 0 })
+    port = (app.server.address() as { port: number }).port
+    browser = await launchChromium()
+  }, 60_000)
+  afterAll(async () => {
+    await browser?.close()
+    await stop?.()
+  })
 
-    beforeAll(async () => {
-      ;({ app, stop } = await startWiki())
-      await app.listen({ host: '127.0.0.1', port: 0 })
-      port = (app.server.address() as { port: number }).port
-      browser = await chromium.launch({
-        executablePath,
-        headless: true,
-        args: [
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
-          '--no-first-run',
-          '--host-resolver-rules=MAP *.localhost 127.0.0.1, MAP localhost 127.0.0.1',
-        ],
+  /** Opens a page view and waits until its live socket is open. */
+  async function view(url: string): Promise<Page> {
+    const page = await browser.newPage()
+    await page.goto(url)
+    await page.waitForSelector('body[data-live="open"]', { timeout: 30_000 })
+    return page
+  }
+
+  async function edit(url: string, body: string): Promise<void> {
+    const page = await browser.newPage()
+    try {
+      await page.goto(`${url}/edit`)
+      await page.fill('textarea[name=body]', body)
+      await Promise.all([page.waitForURL(url), page.click('button:has-text("Save")')])
+    } finally {
+      await page.close()
+    }
+  }
+
+  it('an edit in acme reaches acme’s open viewer and not globex’s', async () => {
+    const acmeUrl = `http://acme.localhost:${port}/pages/welcome`
+    const globexUrl = `http://localhost:${port}/t/globex/pages/welcome`
+    const acmeViewer = await view(acmeUrl)
+    const globexViewer = await view(globexUrl)
+    try {
+      await edit(acmeUrl, 'Edited **live** in acme.')
+      await acmeViewer.waitForSelector('article strong:has-text("live")', { timeout: 30_000 })
+      expect(await acmeViewer.getAttribute('body', 'data-revision')).toBe('2')
+      expect(await acmeViewer.getAttribute('body', 'data-updates')).toBe('1')
+
+      // globex's page of the same name then changes too; its viewer must see exactly that
+      // one update (acme's was published first, so a leak would have arrived before it).
+      await edit(globexUrl, 'Edited in globex.')
+      await globexViewer.waitForSelector('article:has-text("Edited in globex.")', {
+        timeout: 30_000,
       })
-    }, 60_000)
-    afterAll(async () => {
-      await browser?.close()
-      await stop?.()
-    })
-
-    /** Opens a page view and waits until its live socket is open. */
-    async function view(url: string): Promise<Page> {
-      const page = await browser.newPage()
-      await page.goto(url)
-      await page.waitForSelector('body[data-live="open"]', { timeout: 30_000 })
-      return page
+      expect(await globexViewer.getAttribute('body', 'data-updates')).toBe('1')
+      expect(await globexViewer.textContent('article')).not.toContain('live')
+      expect(await acmeViewer.getAttribute('body', 'data-updates')).toBe('1')
+    } finally {
+      await acmeViewer.close()
+      await globexViewer.close()
     }
-
-    async function edit(url: string, body: string): Promise<void> {
-      const page = await browser.newPage()
-      try {
-        await page.goto(`${url}/edit`)
-        await page.fill('textarea[name=body]', body)
-        await Promise.all([page.waitForURL(url), page.click('button:has-text("Save")')])
-      } finally {
-        await page.close()
-      }
-    }
-
-    it('an edit in acme reaches acme’s open viewer and not globex’s', async () => {
-      const acmeUrl = `http://acme.localhost:${port}/pages/welcome`
-      const globexUrl = `http://localhost:${port}/t/globex/pages/welcome`
-      const acmeViewer = await view(acmeUrl)
-      const globexViewer = await view(globexUrl)
-      try {
-        await edit(acmeUrl, 'Edited **live** in acme.')
-        await acmeViewer.waitForSelector('article strong:has-text("live")', { timeout: 30_000 })
-        expect(await acmeViewer.getAttribute('body', 'data-revision')).toBe('2')
-        expect(await acmeViewer.getAttribute('body', 'data-updates')).toBe('1')
-
-        // globex's page of the same name then changes too; its viewer must see exactly that
-        // one update (acme's was published first, so a leak would have arrived before it).
-        await edit(globexUrl, 'Edited in globex.')
-        await globexViewer.waitForSelector('article:has-text("Edited in globex.")', {
-          timeout: 30_000,
-        })
-        expect(await globexViewer.getAttribute('body', 'data-updates')).toBe('1')
-        expect(await globexViewer.textContent('article')).not.toContain('live')
-        expect(await acmeViewer.getAttribute('body', 'data-updates')).toBe('1')
-      } finally {
-        await acmeViewer.close()
-        await globexViewer.close()
-      }
-    }, 120_000)
-  },
-)
+  }, 120_000)
+})
