@@ -1,23 +1,8 @@
-import { afterEach, describe, expect, test } from 'vitest'
+import { describe, expect, test } from 'vitest'
 import type { Realtime } from '../src/index.js'
-import { type Client, connect, makeServer, makeTenancy, stream, waitFor } from './helpers.js'
+import { type Client, closing, makeServer, makeTenancy, stream, waitFor } from './helpers.js'
 
-const cleanup: Array<() => Promise<unknown> | unknown> = []
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn()
-})
-
-async function server(...args: Parameters<typeof makeServer>) {
-  const s = await makeServer(...args)
-  cleanup.push(() => s.app.close())
-  return s
-}
-
-async function open(url: string): Promise<Client> {
-  const c = await connect(url)
-  cleanup.push(() => c.socket.terminate())
-  return c
-}
+const { cleanup, server, open } = closing()
 
 /** Routes where the client names its channel in the query: `?channel=…`. */
 function channelRoutes(app: Parameters<Parameters<typeof makeServer>[1]>[0], hub: Realtime) {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { createTenancy, type NamingRule, type Tenancy } from '@tenantry/context'
 import { fromPath, tenantry } from '@tenantry/fastify'
 import Fastify, { type FastifyInstance } from 'fastify'
+import { afterEach } from 'vitest'
 import { WebSocket } from 'ws'
 import {
   createRealtime,
@@ -151,4 +152,28 @@ export function unique(prefix: string): string {
 /** Random delay for interleaving (not synchronisation). */
 export function jitter(max = 8): Promise<void> {
   return new Promise((r) => setTimeout(r, Math.floor(Math.random() * max)))
+}
+
+/**
+ * For one test file: a cleanup list run (last first) after each test, and `server` / `open`
+ * that put their app and socket on it.
+ */
+export function closing() {
+  const cleanup: Array<() => Promise<unknown> | unknown> = []
+  afterEach(async () => {
+    for (const fn of cleanup.splice(0).reverse()) await fn()
+  })
+  return {
+    cleanup,
+    async server(...args: Parameters<typeof makeServer>) {
+      const s = await makeServer(...args)
+      cleanup.push(() => s.app.close())
+      return s
+    },
+    async open(url: string): Promise<Client> {
+      const c = await connect(url)
+      cleanup.push(() => c.socket.terminate())
+      return c
+    },
+  }
 }

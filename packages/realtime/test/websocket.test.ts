@@ -1,22 +1,7 @@
-import { afterEach, describe, expect, test } from 'vitest'
-import { type Client, connect, jitter, makeServer, makeTenancy, seen, waitFor } from './helpers.js'
+import { describe, expect, test } from 'vitest'
+import { closing, connect, jitter, makeServer, makeTenancy, seen, waitFor } from './helpers.js'
 
-const cleanup: Array<() => Promise<unknown> | unknown> = []
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn()
-})
-
-async function server(...args: Parameters<typeof makeServer>) {
-  const s = await makeServer(...args)
-  cleanup.push(() => s.app.close())
-  return s
-}
-
-async function open(url: string): Promise<Client> {
-  const c = await connect(url)
-  cleanup.push(() => c.socket.terminate())
-  return c
-}
+const { cleanup, server, open } = closing()
 
 describe('WebSocket connections run inside their tenant', () => {
   test('the handler, onMessage and the socket’s own listeners see the tenant and its resources', async () => {
