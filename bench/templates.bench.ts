@@ -69,9 +69,9 @@ for (const n of [5, 50]) {
 // --- PostgreSQL, schema per tenant --------------------------------------------------------
 // Replaying the migrations (the store's createTenant: one transaction, a statement per DDL
 // step) against the cheapest pure-SQL clone of a pre-migrated template schema (one script,
-// one round trip; see pg-template-clone.ts). Measured (load ~9 on 2 cores): the clone takes
-// 0.88-0.92x of replay: PostgreSQL's catalog work per object dominates, not the Migrator or
-// the round trips, so the store replays. The verdict guards that choice: replay stays within
+// one round trip; see pg-template-clone.ts). Measured over three runs (load 3-10 on 2 cores):
+// replay/clone 0.91-1.21x with 50 migrations, 1.09-1.41x with 5: PostgreSQL's catalog work per
+// object dominates, not the Migrator or the round trips, so the store replays. The verdict guards that choice: replay stays within
 // 1.5x of the cheapest clone with 50 migrations; if it ever does not, build the clone.
 const DATABASE_URL = process.env.DATABASE_URL
 if (DATABASE_URL === undefined) {

@@ -169,5 +169,15 @@ describe.skipIf(SKIP !== undefined)(suiteName('archives between backends (postgr
       expect(readFileSync(join(dir, 'back-files', 'acme2', 'img', 'logo.png'))).toEqual(
         Buffer.from([137, 80, 78, 71]),
       )
+
+      // Rollbacks: on the tenant's shard; never for one tenant of shared tables.
+      if (name === 'sharded') {
+        expect((await target.rollbackTenant('acme')).rolledBack).toEqual(['002_post'])
+        expect((await target.tenantInfo('acme')).pending).toEqual(['002_post'])
+        expect((await target.migrateTenant('acme')).applied).toEqual(['002_post'])
+      } else
+        await expect(target.rollbackTenant('acme')).rejects.toMatchObject({
+          code: 'TENANTRY_OPERATION_UNSUPPORTED',
+        })
     })
 })
