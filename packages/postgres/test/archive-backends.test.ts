@@ -175,9 +175,25 @@ describe.skipIf(SKIP !== undefined)(suiteName('archives between backends (postgr
         expect((await target.rollbackTenant('acme')).rolledBack).toEqual(['002_post'])
         expect((await target.tenantInfo('acme')).pending).toEqual(['002_post'])
         expect((await target.migrateTenant('acme')).applied).toEqual(['002_post'])
-      } else
+      } else {
         await expect(target.rollbackTenant('acme')).rejects.toMatchObject({
           code: 'TENANTRY_OPERATION_UNSUPPORTED',
         })
+        // Shared tables cannot run later migrations for one tenant: an older archive is refused.
+        const oldTenancy = createTenancy()
+        const old = withFiles(
+          createTenantDatabases<any>({
+            root: join(dir, 'old'),
+            migrations: { '001_author': migrations['001_author']! },
+            tenancy: oldTenancy,
+          }).install(oldTenancy),
+          join(dir, 'old-files'),
+        )
+        await old.createTenant('early')
+        await expect(target.importTenant(await archiveOf(old, 'early'))).rejects.toMatchObject({
+          code: 'TENANTRY_ARCHIVE_SCHEMA',
+        })
+        expect(await target.list()).toEqual(['acme', 'other'])
+      }
     })
 })
