@@ -10,6 +10,7 @@ import {
   type TenantStage,
 } from '@tenantry/kysely'
 import type pg from 'pg'
+import { holdTransaction } from './held.js'
 import { searchPath } from './lock.js'
 import { kyselyOnClient, type MigrationSet } from './migrations.js'
 import { quoteIdent } from './naming.js'
@@ -132,37 +133,30 @@ function postgresArchiveBackend(store: PostgresOperationsStore): ArchiveBackend 
         client.release()
       }
     },
-    async stage(tenant, _manifest, options) {
+    async stage(tenant, manifest, options) {
       const schema = ctx.schemaOf(tenant)
-      let settle!: (commit: boolean) => void
-      const decided = new Promise<boolean>((r) => (settle = r))
-      let client!: pg.PoolClient
-      let entered!: () => void
-      const ready = new Promise<void>((r) => (entered = r))
-      let swap: (() => Promise<void>) | undefined
+      const held = await holdTransaction(
+        (fn) => ctx.locked(tenant, fn),
+        async (c) => {
+          if ((await ctx.exists(c, tenant)) && !options.force) throw new TenantExistsError(tenant)
+        },
+      )
+      const { client } = held
       let unhide: (() => void) | undefined
       const columns = new Map<string, Set<string>>()
-      const run = ctx.locked(tenant, async (c) => {
-        client = c
-        if ((await ctx.exists(c, tenant)) && !options.force) throw new TenantExistsError(tenant)
-        entered()
-        if (!(await decided)) throw ABORT
-        // Commit path: the rest happens in the same transaction, before COMMIT.
-        const wasThere = await ctx.exists(c, tenant)
-        if (wasThere) unhide = await ctx.hide(tenant)
-        await swap!()
-      })
-      const failed = run.catch((e: unknown) => e)
-      const first = await Promise.race([ready.then(() => undefined), failed])
-      if (first !== undefined) throw first
       // Build the tenant beside an old one of the same name: under a temporary schema name,
       // renamed at commit (the old one is dropped in the same transaction).
       const temp = `${schema.slice(0, 40)}~restoring~${createHash('sha256').update(schema).digest('hex').slice(0, 12)}`
-      await client.query(`drop schema if exists ${quoteIdent(temp)} cascade`)
-      await client.query(`create schema ${quoteIdent(temp)}`)
-      await client.query(`set local search_path to ${quoteIdent(temp)}, public`)
-      await ctx.migrate(client, temp, tenant, _manifest.migrations)
-      await client.query('set local session_replication_role = replica').catch(() => {}) // FKs off while loading, when allowed
+      try {
+        await client.query(`drop schema if exists ${quoteIdent(temp)} cascade`)
+        await client.query(`create schema ${quoteIdent(temp)}`)
+        await client.query(`set local search_path to ${quoteIdent(temp)}, public`)
+        await ctx.migrate(client, temp, tenant, manifest.migrations)
+        await client.query('set local session_replication_role = replica').catch(() => {}) // FKs off while loading, when allowed
+      } catch (error) {
+        await held.abort()
+        throw error
+      }
       const stage: TenantStage = {
         async rows(table, rows) {
           const cols = Object.keys(rows[0] ?? {})
@@ -184,36 +178,31 @@ function postgresArchiveBackend(store: PostgresOperationsStore): ArchiveBackend 
         },
         async commit(swapFiles) {
           try {
-            await client.query('set local session_replication_role = origin').catch(() => {})
-            await resetSequences(client, temp)
-            await ctx.migrate(client, temp, tenant)
-            const applied = await ctx.applied(client, temp)
-            const all = await ctx.migrationNames()
-            if (applied.join('\n') !== all.join('\n'))
-              throw new Error(`the restored schema has migrations ${applied.join(', ')}`)
-            swap = async () => {
-              await ctx.remove(client, tenant)
-              await client.query(`alter schema ${quoteIdent(temp)} rename to ${quoteIdent(schema)}`)
-              await ctx.register(client, tenant, await ctx.stamp())
+            await held.commit(async (c) => {
+              await c.query('set local session_replication_role = origin').catch(() => {})
+              await resetSequences(c, temp)
+              await ctx.migrate(c, temp, tenant)
+              const applied = await ctx.applied(c, temp)
+              const all = await ctx.migrationNames()
+              if (applied.join('\n') !== all.join('\n'))
+                throw new Error(`the restored schema has migrations ${applied.join(', ')}`)
+              // The rest happens in the same transaction, before COMMIT.
+              if (await ctx.exists(c, tenant)) unhide = await ctx.hide(tenant)
+              await ctx.remove(c, tenant)
+              await c.query(`alter schema ${quoteIdent(temp)} rename to ${quoteIdent(schema)}`)
+              await ctx.register(c, tenant, await ctx.stamp())
               await swapFiles()
-            }
-            settle(true)
-            await run
+            })
           } finally {
             unhide?.()
           }
         },
-        async abort() {
-          settle(false)
-          await run.catch(() => {})
-        },
+        abort: () => held.abort(),
       }
       return stage
     },
   }
 }
-
-const ABORT = new Error('aborted')
 
 async function snapshotOf(
   ctx: PostgresArchiveContext,

@@ -204,6 +204,11 @@ export class PostgresTenantStore<DB, CentralDB>
     return this.operations().archive()
   }
 
+  /** The archive side, for the sharded store that delegates to its shards. @internal */
+  archiveSide(): ArchiveBackend {
+    return this.archiveBackend()
+  }
+
   private operations() {
     return postgresOperations({
       pool: this.pool,

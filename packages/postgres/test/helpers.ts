@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
-import { afterAll } from 'vitest'
+import { afterAll, beforeAll } from 'vitest'
 
 /** The PostgreSQL under test, or undefined (the suites then skip, with the reason in the name). */
 export const DATABASE_URL = process.env.DATABASE_URL || undefined
@@ -59,4 +59,41 @@ export async function schemasLike(prefix: string): Promise<string[]> {
   } finally {
     await client.end()
   }
+}
+
+/**
+ * A login role of this run that is no superuser (superusers bypass row-level security), made
+ * before the file's tests and dropped after; returns DATABASE_URL as that role.
+ */
+export function appRoleUrl(run: string): string {
+  const role = `${run}app`
+  const admin = async (fn: (c: pg.Client) => Promise<unknown>) => {
+    const client = new pg.Client({ connectionString: DATABASE_URL })
+    await client.connect()
+    try {
+      await fn(client)
+    } finally {
+      await client.end()
+    }
+  }
+  beforeAll(() =>
+    admin(async (c) => {
+      await c.query(`create role "${role}" login nosuperuser nobypassrls`)
+      await c.query(
+        `grant create on database "${new URL(DATABASE_URL!).pathname.slice(1)}" to "${role}"`,
+      )
+    }),
+  )
+  afterAll(() =>
+    admin(async (c) => {
+      await c.query(`drop owned by "${role}" cascade`)
+      await c.query(
+        `revoke create on database "${new URL(DATABASE_URL!).pathname.slice(1)}" from "${role}"`,
+      )
+      await c.query(`drop role if exists "${role}"`)
+    }),
+  )
+  const url = new URL(DATABASE_URL ?? 'postgres://localhost/test')
+  url.username = role
+  return url.toString()
 }

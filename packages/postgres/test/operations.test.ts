@@ -9,52 +9,11 @@ import type { TenantDatabaseStore } from '@tenantry/kysely'
 import { createTenantDatabases } from '@tenantry/sqlite'
 import { attachStorage, tenantFilesDir } from '@tenantry/storage'
 import { tempDir } from '@tenantry/test-utils'
-import type { Kysely, Migration } from 'kysely'
+import type { Kysely } from 'kysely'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createPostgresTenantDatabases } from '../src/index.js'
+import { migrations, pgMigrations } from './fixtures/portable-migrations.js'
 import { DATABASE_URL, runPrefix, SKIP, schemasLike, suiteName } from './helpers.js'
-
-// Portable types only: integer, text, real, blob/bytea, a boolean kept as an integer.
-const migrations: Record<string, Migration> = {
-  '001_author': {
-    up: (db) =>
-      db.schema
-        .createTable('author')
-        .addColumn('id', 'integer', (c) => c.primaryKey())
-        .addColumn('name', 'text', (c) => c.notNull())
-        .execute(),
-    down: (db) => db.schema.dropTable('author').execute(),
-  },
-  '002_post': {
-    up: (db) =>
-      db.schema
-        .createTable('post')
-        .addColumn('id', 'integer', (c) => c.primaryKey())
-        .addColumn('author_id', 'integer', (c) => c.references('author.id').notNull())
-        .addColumn('title', 'text')
-        .addColumn('score', 'real')
-        .addColumn('body', 'blob' as never)
-        .execute(),
-    down: (db) => db.schema.dropTable('post').execute(),
-  },
-}
-
-// SQLite says blob, PostgreSQL bytea: the same migrations for both.
-const pgMigrations: Record<string, Migration> = {
-  ...migrations,
-  '002_post': {
-    up: (db) =>
-      db.schema
-        .createTable('post')
-        .addColumn('id', 'integer', (c) => c.primaryKey())
-        .addColumn('author_id', 'integer', (c) => c.references('author.id').notNull())
-        .addColumn('title', 'text')
-        .addColumn('score', 'real')
-        .addColumn('body', 'bytea')
-        .execute(),
-    down: (db) => db.schema.dropTable('post').execute(),
-  },
-}
 
 const run = SKIP === undefined ? runPrefix() : 'skip_'
 const root = tempDir('tenantry-pg-ops-')

@@ -1,6 +1,7 @@
 // The row-level store: shared tables guarded by row-level security. Runs as a role of its own
 // that is no superuser (superusers bypass every policy), created here and dropped after.
 import { createTenancy, isTenantryError, type Tenancy } from '@tenantry/context'
+import { describeArchiveContract } from '@tenantry/test-utils/archive-contract'
 import { describeTenantGuardContract } from '@tenantry/test-utils/guard-contract'
 import { describeTenantStoreContract } from '@tenantry/test-utils/store-contract'
 import type { Kysely, Migration } from 'kysely'
@@ -65,6 +66,20 @@ describeTenantStoreContract(
       poolMax: 10,
     }),
   { skip: SKIP, sharedSchema: true },
+)
+
+describeArchiveContract(
+  'postgres row-level',
+  ({ tenancy, migrations, namespace }) =>
+    createPostgresRowLevelTenantDatabases({
+      connectionString: roleUrl(),
+      migrations,
+      tenancy,
+      dataSchema: `${run}${namespace}_rows`,
+      registrySchema: `${run}registry`,
+      poolMax: 10,
+    }),
+  { skip: SKIP },
 )
 
 describeTenantGuardContract(

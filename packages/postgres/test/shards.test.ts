@@ -2,6 +2,7 @@
 // in CI, see .ci/run), or, without DATABASE_URL_2, a database created here on the first server
 // and dropped after.
 import { createTenancy, type Tenancy } from '@tenantry/context'
+import { describeArchiveContract } from '@tenantry/test-utils/archive-contract'
 import { describeTenantGuardContract } from '@tenantry/test-utils/guard-contract'
 import { describeTenantStoreContract } from '@tenantry/test-utils/store-contract'
 import { type Kysely, type Migration, sql } from 'kysely'
@@ -70,6 +71,21 @@ describeTenantStoreContract(
       schemaPrefix: `${run}${namespace}_`,
       registrySchema: `${run}registry`,
       poolMax: 4,
+    }),
+  { skip: SKIP },
+)
+
+describeArchiveContract(
+  'postgres sharded (two databases)',
+  ({ tenancy, migrations, namespace }) =>
+    createShardedTenantDatabases({
+      shards: shards(),
+      central: DATABASE_URL!,
+      migrations,
+      tenancy,
+      schemaPrefix: `${run}${namespace}_`,
+      registrySchema: `${run}registry`,
+      poolMax: 6,
     }),
   { skip: SKIP },
 )

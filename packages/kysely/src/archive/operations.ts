@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
+import { createWriteStream } from 'node:fs'
+import { mkdir, rename, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { Readable, Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
 import type { TenantFileSet } from '@tenantry/context'
 import {
   ARCHIVE_FORMAT,
@@ -180,7 +182,7 @@ export async function importArchive(
         file: async (set, rel, data, mode) => {
           const file = join(staged.get(set)!, safeRelative(rel))
           await mkdir(dirname(file), { recursive: true })
-          await writeFile(file, data, { mode })
+          await pipeline(data, createWriteStream(file, { mode }))
         },
       },
       { target: backend.kind, onProgress: options.onProgress },

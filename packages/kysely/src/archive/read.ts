@@ -23,9 +23,12 @@ export interface ArchiveSink {
   database(image: Readable): Promise<void>
   /** A batch of one table's rows, decoded for the target. */
   rows(table: string, rows: Record<string, unknown>[]): Promise<void>
-  /** One file of a file set. */
-  file(set: string, rel: string, data: Buffer, mode: number): Promise<void>
+  /** One file of a file set, streamed: write it out in full before resolving. */
+  file(set: string, rel: string, data: Readable, mode: number): Promise<void>
 }
+
+/** Largest manifest, checksums or rows chunk read whole (files and images are streamed). */
+const MAX_WHOLE_ENTRY = 256 * 1024 * 1024
 
 /** What an archive held, once read and checked. */
 export interface ArchiveSummary {
@@ -66,9 +69,8 @@ export async function readArchive(
         bytes += size
         options.onProgress?.({ entry: name, bytes })
       }
-      if (name === ENTRY.database) {
-        if (manifest?.database === undefined)
-          throw new ArchiveInvalidError('a database image the manifest does not announce.')
+      /** Hands the entry's bytes to `to` as a stream, hashing them on the way. */
+      const streamed = async (to: (data: Readable) => Promise<void>) => {
         const hash = createHash('sha256')
         let size = 0
         const copy = new Transform({
@@ -79,10 +81,31 @@ export async function readArchive(
           },
         })
         stream.on('error', (error) => copy.destroy(error))
-        await sink.database(stream.pipe(copy))
+        await to(stream.pipe(copy))
         done(size, hash.digest('hex'))
+      }
+      if (name === ENTRY.database) {
+        if (manifest?.database === undefined)
+          throw new ArchiveInvalidError('a database image the manifest does not announce.')
+        await streamed((image) => sink.database(image))
         continue
       }
+      if (name.startsWith(ENTRY.files) && manifest !== undefined) {
+        const rest = safeRelative(name.slice(ENTRY.files.length))
+        const slash = rest.indexOf('/')
+        const set = slash < 0 ? '' : rest.slice(0, slash)
+        if (slash < 0 || !manifest.fileSets.includes(set))
+          throw new ArchiveInvalidError(`file ${name} of no announced file set.`)
+        const mode = (entry.header.mode ?? 0o644) & 0o777
+        await streamed((data) => sink.file(set, rest.slice(slash + 1), data, mode))
+        files++
+        continue
+      }
+      // Everything else is read whole: the manifest, the checksums, a chunk of 500 rows.
+      if ((entry.header.size ?? 0) > MAX_WHOLE_ENTRY)
+        throw new ArchiveInvalidError(
+          `${name} is ${entry.header.size} bytes, too large for its kind.`,
+        )
       const data = await collect(stream)
       done(data.length, createHash('sha256').update(data).digest('hex'))
       if (name === ENTRY.manifest) {
@@ -101,14 +124,6 @@ export async function readArchive(
           .map((l) => decodeRow(parseJson(Buffer.from(l), name), options.target))
         rows.set(table, (rows.get(table) ?? 0) + batch.length)
         await sink.rows(table, batch)
-      } else if (name.startsWith(ENTRY.files)) {
-        const rest = safeRelative(name.slice(ENTRY.files.length))
-        const slash = rest.indexOf('/')
-        const set = slash < 0 ? '' : rest.slice(0, slash)
-        if (slash < 0 || !manifest!.fileSets.includes(set))
-          throw new ArchiveInvalidError(`file ${name} of no announced file set.`)
-        await sink.file(set, rest.slice(slash + 1), data, (entry.header.mode ?? 0o644) & 0o777)
-        files++
       } else throw new ArchiveInvalidError(`unknown entry ${name}.`)
     }
   } catch (error) {

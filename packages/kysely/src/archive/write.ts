@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { lstat, readdir, readFile } from 'node:fs/promises'
+import { lstat, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Writable } from 'node:stream'
+import { Transform, type Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import tar from 'tar-stream'
 import { type ArchiveChecksums, type ArchiveManifest, ENTRY, encodeValue } from './format.js'
@@ -30,7 +30,8 @@ export interface ArchiveProgress {
 /**
  * Writes a tenant archive to `out`: a tar (tar-stream) with `manifest.json`, then either the
  * database image or the rows of each table as NDJSON chunks, then each file set under
- * `files/<set>/`, and `checksums.json` last. Resolves when `out` has everything.
+ * `files/<set>/`, and `checksums.json` last. Resolves when `out` has everything. Files and the
+ * image are streamed and rows come in batches, so memory stays bounded by a chunk, not a file.
  */
 export async function writeArchive(
   out: Writable,
@@ -50,21 +51,47 @@ export async function writeArchive(
       )
       onProgress?.({ entry: name, bytes })
     })
+  /**
+   * Streams the first `size` bytes of `file` (its size when listed): memory stays at a few
+   * chunks whatever the file's size. A file that grows meanwhile is cut at that size; one that
+   * shrinks fails the backup (tar needs the size up front).
+   */
+  const addFile = async (name: string, file: string, size: number, mode: number) => {
+    if (size === 0) return add(name, Buffer.alloc(0), mode)
+    const hash = createHash('sha256')
+    let got = 0
+    const count = new Transform({
+      transform(chunk: Buffer, _enc, next) {
+        hash.update(chunk)
+        got += chunk.length
+        next(null, chunk)
+      },
+      flush(done) {
+        done(
+          got === size
+            ? null
+            : new Error(
+                `${name} shrank from ${size} to ${got} bytes while it was read; back up again.`,
+              ),
+        )
+      },
+    })
+    await pipeline(
+      createReadStream(file, { start: 0, end: size - 1 }),
+      count,
+      pack.entry({ name, size, mode }),
+    )
+    sums.entries[name] = { size, sha256: hash.digest('hex') }
+    bytes += size
+    onProgress?.({ entry: name, bytes })
+  }
   try {
     const { manifest } = source
     await add(ENTRY.manifest, Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`))
     if (manifest.database !== undefined) {
       const file = source.databaseFile
       if (file === undefined) throw new Error('writeArchive: manifest.database without a file.')
-      const { size } = await lstat(file)
-      const hash = createHash('sha256')
-      const entry = pack.entry({ name: ENTRY.database, size, mode: 0o600 })
-      const reading = createReadStream(file)
-      reading.on('data', (c) => hash.update(c))
-      await pipeline(reading, entry)
-      sums.entries[ENTRY.database] = { size, sha256: hash.digest('hex') }
-      bytes += size
-      onProgress?.({ entry: ENTRY.database, bytes })
+      await addFile(ENTRY.database, file, (await lstat(file)).size, 0o600)
     }
     for (const table of manifest.tables) {
       let count = 0
@@ -78,9 +105,8 @@ export async function writeArchive(
       sums.rows[table] = count
     }
     for (const set of manifest.fileSets)
-      for await (const { rel, abs, mode } of walk(source.fileDir(set))) {
-        // Read whole: a file written meanwhile would not match a size given up front.
-        await add(`${ENTRY.files}${set}/${rel}`, await readFile(abs), mode)
+      for await (const { rel, abs, mode, size } of walk(source.fileDir(set))) {
+        await addFile(`${ENTRY.files}${set}/${rel}`, abs, size, mode)
         sums.files++
       }
     await add(ENTRY.checksums, Buffer.from(`${JSON.stringify(sums)}\n`))
@@ -113,7 +139,7 @@ function sha256(data: Buffer): string {
 async function* walk(
   dir: string,
   prefix = '',
-): AsyncGenerator<{ rel: string; abs: string; mode: number }> {
+): AsyncGenerator<{ rel: string; abs: string; mode: number; size: number }> {
   let entries: import('node:fs').Dirent[]
   try {
     entries = await readdir(dir, { withFileTypes: true })
@@ -126,6 +152,9 @@ async function* walk(
     const abs = join(dir, e.name)
     const rel = prefix === '' ? e.name : `${prefix}/${e.name}`
     if (e.isDirectory()) yield* walk(abs, rel)
-    else if (e.isFile()) yield { rel, abs, mode: (await lstat(abs)).mode & 0o777 }
+    else if (e.isFile()) {
+      const st = await lstat(abs)
+      yield { rel, abs, mode: st.mode & 0o777, size: st.size }
+    }
   }
 }

@@ -1,5 +1,6 @@
 import { UnknownTenantError } from '@tenantry/context'
 import {
+  type ArchiveBackend,
   type CreateTenantOptions,
   type MigrateAllOptions,
   PendingMigrationsError,
@@ -23,6 +24,7 @@ import { MigrationSet } from '../migrations.js'
 import { advisoryKey, checkSchema, quoteIdent } from '../naming.js'
 import { RegisteredStore } from '../registered-store.js'
 import { Registry, type RegistryRow } from '../registry.js'
+import { rowLevelArchiveBackend } from './archive.js'
 import { tenantKysely, tenantSettingSql } from './driver.js'
 import { TenantColumnPlugin } from './plugin.js'
 import { applyTenantPolicies, deletionOrder } from './policies.js'
@@ -181,6 +183,30 @@ class RowLevelStore<DB, CentralDB>
     await client.query(`delete from ${this.registry.table} where schema_name = $1`, [
       this.registryKey(tenant),
     ])
+  }
+
+  protected override archiveBackend(): ArchiveBackend {
+    return rowLevelArchiveBackend({
+      pool: this.pool,
+      dataSchema: this.dataSchema,
+      column: this.column,
+      migrations: this.migrations,
+      exempt: [RECORD],
+      migrateShared: async (who) => {
+        if ((await this.pending()).length > 0) await this.migrateShared(who)
+      },
+      locked: (t, fn) => this.locked(t, fn, 'restoring'),
+      state: async (client, t) => {
+        const row = await this.row(t, client)
+        return row === undefined ? 'none' : row.ready ? 'ready' : 'leftover'
+      },
+      forget: (client, t) => this.forget(client, t),
+      register: async (client, t) => {
+        await this.registry.insert(client, this.registryKey(t), t)
+        await this.registry.markReady(client, this.registryKey(t), await this.migrations.version())
+      },
+      hide: (t) => this.hide(t),
+    })
   }
 
   // --- migrations ----------------------------------------------------------------------------

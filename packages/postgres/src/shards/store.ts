@@ -1,5 +1,6 @@
 import { TenancyConfigError, UnknownTenantError } from '@tenantry/context'
 import {
+  type ArchiveBackend,
   type BaseStoreOptions,
   type CreateTenantOptions,
   type MigrateAllOptions,
@@ -13,6 +14,7 @@ import type pg from 'pg'
 import { checkPrefix, checkSchema, schemaFor } from '../naming.js'
 import { PostgresBaseStore } from '../postgres-store.js'
 import { PostgresTenantStore } from '../tenant-databases.js'
+import { shardedArchiveBackend } from './archive.js'
 import { copyTenant } from './copy.js'
 import { leastTenants, Placement, type PlacementPolicy } from './placement.js'
 
@@ -161,6 +163,16 @@ class ShardedStore<DB, CentralDB>
 
   // --- lifecycle -----------------------------------------------------------------------------
 
+  /** The placement policy's shard for a new tenant (checked against the configured ones). */
+  private async choose(tenant: string): Promise<string> {
+    const choice = await this.place(tenant, await this.placement.counts(this.shards))
+    if (!this.shards.includes(choice))
+      throw new TenancyConfigError(
+        `The placement policy chose "${choice}", which is no configured shard.`,
+      )
+    return choice
+  }
+
   async createTenant(tenant: string, options: CreateTenantOptions = {}): Promise<void> {
     this.tenancy.validateName(tenant)
     let row = await this.placement.get(tenant)
@@ -168,14 +180,7 @@ class ShardedStore<DB, CentralDB>
       if (options.ifNotExists) return
       throw new TenantExistsError(tenant)
     }
-    if (row === undefined) {
-      const choice = await this.place(tenant, await this.placement.counts(this.shards))
-      if (!this.shards.includes(choice))
-        throw new TenancyConfigError(
-          `The placement policy chose "${choice}", which is no configured shard.`,
-        )
-      row = await this.placement.reserve(tenant, choice)
-    }
+    row ??= await this.placement.reserve(tenant, await this.choose(tenant))
     try {
       await this.creating(tenant)
       await this.shard(row.shard).createTenant(tenant, options)
@@ -234,6 +239,23 @@ class ShardedStore<DB, CentralDB>
     const shard = await this.shardOf(tenant)
     const info = await this.shard(shard).tenantInfo(tenant)
     return { ...info, location: `${shard}:${info.location}` }
+  }
+
+  // --- operations: each on the shard holding the tenant --------------------------------------
+
+  protected override archiveBackend(): ArchiveBackend {
+    return shardedArchiveBackend({
+      placement: this.placement,
+      shardOf: (t) => this.shardOf(t),
+      choose: (t) => this.choose(t),
+      backend: (shard) => this.shard(shard).archiveSide(),
+      anyBackend: () => this.shard(this.shards[0]!).archiveSide(),
+    })
+  }
+
+  protected override async rollback(tenant: string, steps: number): Promise<string[]> {
+    const shard = this.shard(await this.shardOf(tenant))
+    return (await shard.rollbackTenant(tenant, { steps })).rolledBack
   }
 
   // --- moving --------------------------------------------------------------------------------
