@@ -71,7 +71,12 @@ export function appRoleUrl(run: string): string {
     const client = new pg.Client({ connectionString: DATABASE_URL })
     await client.connect()
     try {
+      // GRANT/REVOKE on the database rewrite one catalog row: two test files doing it at once
+      // fail with "tuple concurrently updated", so role changes take turns.
+      await client.query('begin')
+      await client.query(`select pg_advisory_xact_lock(hashtext('tenantry-test-roles'))`)
       await fn(client)
+      await client.query('commit')
     } finally {
       await client.end()
     }

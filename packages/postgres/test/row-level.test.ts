@@ -12,10 +12,9 @@ import {
   type PostgresRowLevelTenantDatabases,
   withTransaction,
 } from '../src/index.js'
-import { DATABASE_URL, runPrefix, SKIP, suiteName } from './helpers.js'
+import { appRoleUrl, DATABASE_URL, runPrefix, SKIP, suiteName } from './helpers.js'
 
 const run = runPrefix()
-const role = `${run}app`
 const suite = SKIP === undefined ? describe : describe.skip
 
 async function admin<R>(fn: (c: pg.Client) => Promise<R>, url = DATABASE_URL): Promise<R> {
@@ -28,30 +27,9 @@ async function admin<R>(fn: (c: pg.Client) => Promise<R>, url = DATABASE_URL): P
   }
 }
 
-/** The test database as the non-superuser role. */
-function roleUrl(): string {
-  const url = new URL(DATABASE_URL ?? 'postgres://localhost/test')
-  url.username = role
-  return url.toString()
-}
-
-if (SKIP === undefined) {
-  beforeAll(async () => {
-    await admin(async (c) => {
-      const { rows } = await c.query<{ db: string }>('select current_database() as db')
-      await c.query(`create role "${role}" login nosuperuser nobypassrls`)
-      await c.query(`grant create on database "${rows[0]!.db}" to "${role}"`)
-    })
-  })
-  afterAll(async () => {
-    await admin(async (c) => {
-      const { rows } = await c.query<{ db: string }>('select current_database() as db')
-      await c.query(`drop owned by "${role}" cascade`)
-      await c.query(`revoke create on database "${rows[0]!.db}" from "${role}"`)
-      await c.query(`drop role if exists "${role}"`)
-    })
-  })
-}
+/** The test database as the non-superuser role (made before these tests, dropped after). */
+const url = SKIP === undefined ? appRoleUrl(run) : ''
+const roleUrl = (): string => url
 
 describeTenantStoreContract(
   'postgres row-level',
