@@ -92,6 +92,44 @@ const migrations: Record<string, Migration> = {
   },
 }
 
+suite(suiteName('postgres row-level: seeds'), () => {
+  it('records seeds per tenant: a seed run for one tenant still runs for the next, once each', async () => {
+    const tenancy = createTenancy()
+    const store = createPostgresRowLevelTenantDatabases({
+      connectionString: roleUrl(),
+      migrations,
+      tenancy,
+      dataSchema: `${run}seeds_rows`,
+      registrySchema: `${run}seeds_registry`,
+    }).install(tenancy)
+    try {
+      const seen: string[] = []
+      const seeds = {
+        '01_welcome': async (tenant: string) => {
+          seen.push(tenant)
+          await (tenancy.getResource('db') as Kysely<any>)
+            .insertInto('note')
+            .values({ title: `welcome ${tenant}` })
+            .execute()
+        },
+      }
+      await store.createTenant('alpha')
+      await store.createTenant('beta')
+      expect(await store.seedTenant('alpha', seeds)).toEqual(['01_welcome'])
+      expect(await store.seedTenant('beta', seeds)).toEqual(['01_welcome'])
+      expect(await store.seedTenant('alpha', seeds)).toEqual([])
+      expect(await store.seedTenant('beta', seeds)).toEqual([])
+      expect(seen).toEqual(['alpha', 'beta'])
+      const titles = await tenancy.withTenant('beta', () =>
+        (tenancy.getResource('db') as Kysely<any>).selectFrom('note').select('title').execute(),
+      )
+      expect(titles).toEqual([{ title: 'welcome beta' }])
+    } finally {
+      await store.close()
+    }
+  })
+})
+
 suite(suiteName('postgres row-level: row-level security'), () => {
   const dataSchema = `${run}rls_rows`
   let store: PostgresRowLevelTenantDatabases<any>

@@ -99,8 +99,6 @@ export function rowLevelArchiveBackend(ctx: RowLevelArchiveContext): ArchiveBack
         async rows(name, rows) {
           if (rows.length === 0) return
           if (!known.includes(name)) {
-            // Seed records live outside the tenant tables here; the seeds run again if need be.
-            if (name === 'tenantry_seeds') return
             throw new ArchiveSchemaError(
               tenant,
               `The archive has rows of table "${name}", which is no tenant table of "${ctx.dataSchema}".`,

@@ -1,6 +1,26 @@
+import { SEEDS_TABLE } from '@tenantry/kysely'
 import type pg from 'pg'
 import { quoteIdent } from '../naming.js'
 import { CURRENT_TENANT_SQL } from './plugin.js'
+
+/**
+ * Creates the seed records (`tenantry_seeds`) as a tenant table of `schema`, before the policies
+ * are applied: made lazily inside a tenant, as the other stores do, it would lack the tenant
+ * column, so one tenant's seed record would mark the seed done for all of them.
+ */
+export async function ensureTenantSeedsTable(
+  client: pg.ClientBase,
+  schema: string,
+  column: string,
+): Promise<void> {
+  await client.query(
+    `create table if not exists ${quoteIdent(schema)}.${quoteIdent(SEEDS_TABLE)} (
+       ${quoteIdent(column)} text not null default ${CURRENT_TENANT_SQL},
+       name varchar(255) not null,
+       run_at varchar(32) not null,
+       primary key (${quoteIdent(column)}, name))`,
+  )
+}
 
 /** The name of the policy tenantry creates on each tenant table. */
 export const POLICY = 'tenantry_tenant'

@@ -27,7 +27,7 @@ import { Registry, type RegistryRow } from '../registry.js'
 import { rowLevelArchiveBackend } from './archive.js'
 import { tenantKysely, tenantSettingSql } from './driver.js'
 import { TenantColumnPlugin } from './plugin.js'
-import { applyTenantPolicies, deletionOrder } from './policies.js'
+import { applyTenantPolicies, deletionOrder, ensureTenantSeedsTable } from './policies.js'
 import type { PostgresRowLevelOptions, PostgresRowLevelTenantDatabases } from './types.js'
 
 const RECORD = 'kysely_migration'
@@ -104,6 +104,7 @@ class RowLevelStore<DB, CentralDB>
           plugins: [this.plugin],
         })
         try {
+          await ensureTenantSeedsTable(client, this.dataSchema, this.column)
           await applyTenantPolicies(client, this.dataSchema, this.column, [RECORD])
         } catch (error) {
           throw faultError(error, 'securing the shared tables of', who) ?? error
