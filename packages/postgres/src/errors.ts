@@ -3,6 +3,7 @@ import { TenantryError } from '@tenantry/context'
 declare module '@tenantry/context' {
   interface TenantryErrorCodes {
     TENANTRY_SCHEMA_NAME: true
+    TENANTRY_MOVE_FAILED: true
   }
 }
 
@@ -20,5 +21,29 @@ export class SchemaNameError extends TenantryError {
     )
     this.tenant = tenant
     this.schema = schema
+  }
+}
+
+/**
+ * A shard move did not complete: the tenant stays on `from` with all its rows, and the copy on
+ * `to` is removed (the cause says why: a busy move, a table the target lacks, a lost connection).
+ */
+export class TenantMoveError extends TenantryError {
+  /** The tenant that was being moved. */
+  readonly tenant: string
+  /** The shard it stays on. */
+  readonly from: string
+  /** The shard it was being moved to. */
+  readonly to: string
+
+  constructor(tenant: string, from: string, to: string, reason: string, cause?: unknown) {
+    super(
+      'TENANTRY_MOVE_FAILED',
+      `Tenant "${tenant}" was not moved from shard "${from}" to "${to}": ${reason}. It stays on "${from}" with all its rows.`,
+      cause === undefined ? undefined : { cause },
+    )
+    this.tenant = tenant
+    this.from = from
+    this.to = to
   }
 }

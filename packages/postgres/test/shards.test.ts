@@ -245,6 +245,44 @@ suite(suiteName('postgres sharded: placement and moves'), () => {
     expect(await store.list()).toContain('mover')
   })
 
+  it('undoes a move that fails partway: the tenant stays with its rows, nothing is left on the target', async () => {
+    await store.createTenant('drift')
+    const from = await store.shardOf('drift')
+    const to = from === 'one' ? 'two' : 'one'
+    const fromUrl = from === 'one' ? DATABASE_URL! : second!
+    const toUrl = to === 'one' ? DATABASE_URL! : second!
+    const schema = schemaFor(prefix, 'drift')
+    await tenancy.withTenant('drift', () =>
+      db().insertInto('note').values({ title: 'stays' }).execute(),
+    )
+    // A table made by hand on the source only: the target's migrations do not make it, so the
+    // copy fails after the target schema was built and other tables were copied.
+    await on(fromUrl, (c) =>
+      c.query(
+        `create table "${schema}".zz_extra (x int); insert into "${schema}".zz_extra values (1)`,
+      ),
+    )
+    const error = await store.moveTenant('drift', to).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'TENANTRY_MOVE_FAILED', tenant: 'drift', from, to })
+    expect(await store.shardOf('drift')).toBe(from)
+    const titles = await tenancy.withTenant('drift', () =>
+      db().selectFrom('note').select('title').execute(),
+    )
+    expect(titles).toEqual([{ title: 'stays' }])
+    const left = await on(toUrl, (c) =>
+      c.query('select 1 from pg_namespace where nspname = $1', [schema]),
+    )
+    expect(left.rows).toHaveLength(0)
+    // Fixed, the same move goes through.
+    await on(fromUrl, (c) => c.query(`drop table "${schema}".zz_extra`))
+    await store.moveTenant('drift', to)
+    expect(await store.shardOf('drift')).toBe(to)
+    const moved = await tenancy.withTenant('drift', () =>
+      db().selectFrom('note').select('title').execute(),
+    )
+    expect(moved).toEqual([{ title: 'stays' }])
+  })
+
   it('clears a copy an interrupted move left on the target, then moves', async () => {
     await store.createTenant('again')
     const from = await store.shardOf('again')

@@ -11,6 +11,7 @@ import {
 } from '@tenantry/kysely'
 import { type Kysely, type KyselyConfig, type RawBuilder, sql } from 'kysely'
 import type pg from 'pg'
+import { TenantMoveError } from '../errors.js'
 import { checkPrefix, checkSchema, schemaFor } from '../naming.js'
 import { PostgresBaseStore } from '../postgres-store.js'
 import { PostgresTenantStore } from '../tenant-databases.js'
@@ -264,7 +265,8 @@ class ShardedStore<DB, CentralDB>
     const from = await this.shardOf(tenant)
     const target = this.shard(toShard)
     if (from === toShard) return
-    if (this.held.has(tenant)) throw new Error(`tenant "${tenant}" is being moved already`)
+    if (this.held.has(tenant))
+      throw new TenantMoveError(tenant, from, toShard, 'another move of it is running')
     let release!: () => void
     this.held.set(
       tenant,
@@ -285,14 +287,17 @@ class ShardedStore<DB, CentralDB>
             copyTenant(source, sourceSchema, dest, destSchema, [RECORD]),
           )
           if (!(await this.placement.switch(tenant, from, toShard)))
-            throw new Error(`tenant "${tenant}" left shard "${from}" during the move`)
+            throw new TenantMoveError(tenant, from, toShard, 'its placement changed meanwhile')
           switched = true
           // Same transaction as the locks: other processes' waiting writers fail, never land.
           await this.shard(from).dropIn(source, tenant)
         })
       } catch (error) {
-        if (!switched) await target.dropUnplaced(tenant).catch(() => {})
-        throw error
+        if (switched) throw error
+        await target.dropUnplaced(tenant).catch(() => {})
+        throw error instanceof TenantMoveError
+          ? error
+          : new TenantMoveError(tenant, from, toShard, String((error as Error)?.message), error)
       }
     } finally {
       this.held.delete(tenant)
