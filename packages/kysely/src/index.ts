@@ -64,6 +64,23 @@ export {
   rollbackMigrations,
 } from './rollback.js'
 export { ensureSeedsTable, runSeeds, SEEDS_TABLE, type Seed } from './seeds.js'
+export { SoftDeletableStore } from './soft-deletable-store.js'
+export {
+  type DeletedTenant,
+  type DestroyTenantOptions,
+  GraceExpiredError,
+  InvalidGraceError,
+  type PurgeExpiredOptions,
+  type PurgeResult,
+  purgeExpired,
+  type SoftDeleteBackend,
+  type SoftDeleteHost,
+  type SoftDeletes,
+  softDestroy,
+  TenantDeletedError,
+  TenantNotDeletedError,
+  undestroy,
+} from './soft-delete.js'
 export type { EachTenantDbOptions, TenantDatabaseStore } from './store.js'
 export type {
   CreateTenantOptions,

@@ -14,6 +14,7 @@ import type { ArchiveManifest } from './archive/format.js'
 import { type ArchiveBackend, exportArchive, importArchive } from './archive/operations.js'
 import type { ArchiveProgress } from './archive/write.js'
 import type { Seed } from './seeds.js'
+import { type DeletedTenant, TenantDeletedError } from './soft-delete.js'
 
 declare module '@tenantry/context' {
   interface TenantryErrorCodes {
@@ -65,6 +66,8 @@ export interface OperationsHost {
   exists(tenant: string): boolean | Promise<boolean>
   /** Where snapshot images are written while archives are made. */
   tempDir(): string
+  /** The tenant's soft-delete mark: a restore must not take a name a soft delete holds. */
+  deleted?(tenant: string): Promise<DeletedTenant | undefined>
 }
 
 /**
@@ -125,6 +128,8 @@ export async function restoreTenant(
     validateName: (t) => host.tenancy.validateName(t),
     onProgress: options.onProgress,
     beforeStage: async (tenant) => {
+      const held = await host.deleted?.(tenant)
+      if (held !== undefined) throw new TenantDeletedError(tenant, held.purgeAt)
       if (!(await host.exists(tenant))) await host.lifecycle.emit('creating', { tenant })
     },
   })
