@@ -57,6 +57,7 @@ export {
   type TenantOperations,
   TenantStillExistsError,
 } from './operations.js'
+export { findPartialBackups, type PartialBackup } from './partial-backups.js'
 export {
   OperationUnsupportedError,
   RollbackFailedError,

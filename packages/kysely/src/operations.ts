@@ -13,6 +13,7 @@ import {
 import type { ArchiveManifest } from './archive/format.js'
 import { type ArchiveBackend, exportArchive, importArchive } from './archive/operations.js'
 import type { ArchiveProgress } from './archive/write.js'
+import { partialName } from './partial-backups.js'
 import type { Seed } from './seeds.js'
 import { type DeletedTenant, TenantDeletedError } from './soft-delete.js'
 
@@ -72,7 +73,7 @@ export interface OperationsHost {
 
 /**
  * Writes a backup of `tenant` (database and file sets) to `dest`: a file path or a stream.
- * A path is written as `<dest>.partial` and renamed when complete and flushed, so a backup
+ * A path is written as `<dest>.partial-<pid>-<hex>` and renamed when complete and flushed, so a backup
  * interrupted (even by kill -9) never looks like a finished one.
  */
 export async function backupTenant(
@@ -93,7 +94,7 @@ export async function backupTenant(
     })
   if (typeof dest !== 'string') return await run(dest)
   await mkdir(dirname(dest), { recursive: true })
-  const partial = `${dest}.partial-${randomBytes(4).toString('hex')}`
+  const partial = partialName(dest, randomBytes(4).toString('hex')) // names its writer: see doctor
   try {
     const out = createWriteStream(partial, { mode: 0o600 })
     const manifest = await run(out)

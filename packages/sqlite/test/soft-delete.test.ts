@@ -7,7 +7,14 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { attachCache, LRUCache, tenantKey } from '@tenantry/cache'
 import { createTenancy, type Tenancy } from '@tenantry/context'
-import { attachJobs, createEmbeddedBackend, defineJob, type JobBackend } from '@tenantry/jobs'
+import {
+  attachJobs,
+  createEmbeddedBackend,
+  createWorker,
+  defineJob,
+  definePurgeJob,
+  type JobBackend,
+} from '@tenantry/jobs'
 import { attachStorage, tenantFilesDir } from '@tenantry/storage'
 import { tempDir } from '@tenantry/test-utils'
 import type { Kysely } from 'kysely'
@@ -253,5 +260,44 @@ describe('soft delete (sqlite)', () => {
       )
       expect(rows).toHaveLength(1)
     }
+  })
+})
+
+describe('the purge job', () => {
+  it('purges what is due, keeps what is not, and schedules its next run', async () => {
+    const f = setup()
+    await populate(f, 'due')
+    await populate(f, 'held')
+    await f.store.destroyTenant('due', { graceMs: 1 })
+    await f.store.destroyTenant('held', { graceMs: HOUR })
+    // The 1 ms grace has passed once undoing it says so.
+    await expect
+      .poll(() => f.store.undestroyTenant('due').catch((e) => e.code))
+      .toBe('TENANTRY_GRACE_EXPIRED')
+    const job = definePurgeJob({
+      store: f.store,
+      everyMs: HOUR,
+      tenancy: f.tenancy,
+      backend: f.jobs,
+    })
+    const worker = createWorker({ backend: f.jobs, jobs: [job], tenancy: f.tenancy })
+    const results: unknown[] = []
+    worker.on('completed', (_job, result) => results.push(result))
+    try {
+      await job.enqueue({}, { tenant: null })
+      await expect.poll(() => results.length, { timeout: 30_000 }).toBe(1)
+    } finally {
+      await worker.close()
+    }
+    expect(results[0]).toEqual({ purged: ['due'], failed: [] })
+    expect((await f.store.listDeleted()).map((d) => d.tenant)).toEqual(['held'])
+    expect(filesUnder(f.root).filter((p) => p.includes('due'))).toEqual([])
+    expect(jobCount(f, 'due')).toBe(0)
+    const next = (f.jobs as unknown as { db: import('better-sqlite3').Database }).db
+      .prepare(
+        "select count(*) as n from tenantry_jobs where name = 'tenantry.purge' and state = 'waiting'",
+      )
+      .get() as { n: number }
+    expect(next.n).toBe(1)
   })
 })
