@@ -161,18 +161,16 @@ export class Registry {
 
   /** Adds the soft-delete columns to a registry made by an earlier release (once, locked). */
   private async upgrade(): Promise<void> {
-    const has = async (q: Queryable) =>
-      (
-        await q.query(
-          `select 1 from pg_attribute where attrelid = $1::regclass and attname = 'purge_at' and not attisdropped`,
-          [this.table],
-        )
-      ).rowCount === 1
-    if (await has(this.pool)) return
+    try {
+      // A probe of the table itself, not of the catalog: one cheap query per process.
+      await this.pool.query(`select purge_at from ${this.table} limit 0`)
+      return
+    } catch (error) {
+      if ((error as { code?: string }).code !== '42703') throw error // 42703: no such column
+    }
     await this.locks.transaction(
       advisoryKey(this.schema, ''),
       async (client) => {
-        if (await has(client)) return
         await client.query(
           `alter table ${this.table} add column if not exists deleted_at timestamptz, add column if not exists purge_at timestamptz`,
         )
