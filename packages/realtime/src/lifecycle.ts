@@ -3,7 +3,7 @@ import type { Realtime } from './hub.js'
 
 /**
  * Ties a hub to a store's lifecycle: `destroyTenant` closes the tenant's connections, in every
- * process, on `destroying` — before the store releases the tenant, which open connections
+ * process, on `destroying` (and a soft delete's `deleting`) — before the store releases the tenant, which open connections
  * would otherwise hold until its release timeout. Returns a detach function.
  *
  * ```ts
