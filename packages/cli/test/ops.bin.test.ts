@@ -3,50 +3,11 @@
 // clone, destroy leaving no files, console driven through stdin, one-line errors.
 import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { join, resolve } from 'node:path'
 import { tempDir } from '@tenantry/test-utils'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { EXIT } from '../src/index.js'
-
-const here = dirname(fileURLToPath(import.meta.url))
-const bin = resolve(here, '../src/bin.ts')
-const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href.replace(
-  /\/dist\/.*$/,
-  '/dist/loader.mjs',
-)
-
-interface Result {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-function tenantry(
-  cwd: string,
-  args: string[],
-  options: { env?: Record<string, string>; stdin?: string; pipeTo?: string[] } = {},
-): Promise<Result> {
-  return new Promise((done, fail) => {
-    const child = spawn(
-      process.execPath,
-      ['--conditions=tenantry-source', '--import', tsx, bin, ...args],
-      {
-        cwd,
-        env: { ...process.env, ...options.env, NO_COLOR: '1' },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      },
-    )
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c) => (stdout += c))
-    child.stderr.on('data', (c) => (stderr += c))
-    child.stdin.end(options.stdin ?? '')
-    child.on('error', fail)
-    child.on('close', (code) => done({ code, stdout, stderr }))
-  })
-}
+import { bin, here, type Result, tenantry, tsx } from './bin.js'
 
 /** `tenantry a... | tenantry b...`: the first one's stdout is the second one's stdin. */
 function pipeline(cwd: string, a: string[], b: string[]): Promise<[Result, Result]> {

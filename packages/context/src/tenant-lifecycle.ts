@@ -11,7 +11,8 @@ declare module './errors.js' {
  * The events a tenant store emits, with what each listener receives. The order for one tenant
  * is `creating` → `created` → (`migrated`)* → `destroying` → `destroyed`; `restored` and
  * `moved` follow a restore from a backup or an import of another store's archive, in place of
- * `created`.
+ * `created`. A soft delete emits `deleting` → `deleted` (and `undeleted` when undone); its
+ * purge later emits `destroying` → `destroyed` like a destroy.
  *
  * What a listener's failure does depends on the event (see {@link TenantLifecycle.emit}):
  * - `creating` (nothing is visible yet; remove leftovers of an earlier tenant of that name):
@@ -35,6 +36,15 @@ export interface TenantLifecycleEvents {
   moved: { tenant: string; from: string }
   /** The tenant was restored from a backup (`from`: the archive's tenant name). */
   restored: { tenant: string; from: string }
+  /**
+   * A soft delete (`destroyTenant(t, { graceMs })`) is about to hide the tenant for every
+   * process; like `destroying`, a failure aborts it (close long-lived connections here).
+   */
+  deleting: { tenant: string; purgeAt: Date }
+  /** The tenant is soft-deleted: hidden everywhere, its data kept until `purgeAt`. */
+  deleted: { tenant: string; purgeAt: Date }
+  /** A soft delete was undone: the tenant is visible again, whole. */
+  undeleted: { tenant: string }
 }
 
 /** One of {@link TenantLifecycleEvents}' names. */
@@ -141,7 +151,7 @@ export class TenantLifecycle {
   }
 
   /**
-   * Runs the listeners of `event`. `creating` and `destroying` stop at the first failure and
+   * Runs the listeners of `event`. `creating`, `destroying` and `deleting` stop at the first failure and
    * throw it as {@link LifecycleListenerError} (the store then aborts). The others run every
    * listener and then throw: `destroyed` a {@link TenantCleanupError}, the rest a
    * {@link LifecycleListenerError} for the first failure.
@@ -158,7 +168,7 @@ export class TenantLifecycle {
       try {
         await listener(payload)
       } catch (error) {
-        if (event === 'creating' || event === 'destroying')
+        if (event === 'creating' || event === 'destroying' || event === 'deleting')
           throw new LifecycleListenerError(event, tenant, error)
         errors.push(error)
       }

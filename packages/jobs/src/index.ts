@@ -36,4 +36,10 @@ export {
 } from './job.js'
 export { attachJobs } from './lifecycle.js'
 export { type JobLogger, type LogFn, silentLogger } from './logger.js'
+export {
+  definePurgeJob,
+  type PurgeJobOptions,
+  type PurgeRun,
+  type PurgeTarget,
+} from './purge-job.js'
 export { createWorker, type Worker, type WorkerEvents, type WorkerOptions } from './worker.js'

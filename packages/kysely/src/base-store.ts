@@ -9,7 +9,8 @@ import { StoreClosedError } from './errors.js'
 import { guardTenantDb } from './guard-plugin.js'
 import { migrateEachTenant } from './migrate-all.js'
 import type { MigrationsOption } from './migrations.js'
-import { OperableStore } from './operable-store.js'
+import { SoftDeletableStore } from './soft-deletable-store.js'
+import type { DestroyTenantOptions } from './soft-delete.js'
 import type { EachTenantDbOptions, TenantDatabaseStore } from './store.js'
 import type {
   CreateTenantOptions,
@@ -67,7 +68,7 @@ const SEEN_MAX = 100_000
  * its central database.
  */
 export abstract class BaseTenantStore<DB, CentralDB = unknown>
-  extends OperableStore
+  extends SoftDeletableStore
   implements TenantDatabaseStore<DB, CentralDB>
 {
   readonly resource: ResourceDefinition<Kysely<DB>>
@@ -114,7 +115,7 @@ export abstract class BaseTenantStore<DB, CentralDB = unknown>
 
   abstract readonly central: Kysely<CentralDB>
   abstract createTenant(tenant: string, options?: CreateTenantOptions): Promise<void>
-  abstract destroyTenant(tenant: string): Promise<void>
+  abstract destroyTenant(tenant: string, options?: DestroyTenantOptions): Promise<void>
   abstract migrateTenant(tenant: string): Promise<TenantMigrationResult>
   abstract tenantInfo(tenant: string): Promise<TenantInfo>
   abstract migrateCentral(): Promise<string[]>
@@ -185,16 +186,21 @@ export abstract class BaseTenantStore<DB, CentralDB = unknown>
 
   /**
    * Runs `fn` (which deletes the tenant's data) with the tenant hidden from `exists`, `list`
-   * and `open` in this process, after its instances in the tenancy are released.
+   * and `open` in this process, after `before` (default: `destroying`) and the release of its
+   * instances in the tenancy.
    */
-  protected async hiding<R>(tenant: string, fn: () => Promise<R>): Promise<R> {
+  protected async hiding<R>(
+    tenant: string,
+    fn: () => Promise<R>,
+    before: () => Promise<void> = () => this.lifecycle.emit('destroying', { tenant }),
+  ): Promise<R> {
     this.destroying.add(tenant)
     this.seen.delete(tenant)
     try {
       // Before the release: a listener closes what holds the tenant open (realtime connections),
       // which the release would otherwise wait for. One that fails aborts here, before anything
       // is deleted: the tenant stays whole.
-      await this.lifecycle.emit('destroying', { tenant })
+      await before()
       await this.tenancy.releaseTenant(tenant, { timeoutMs: this.releaseTimeoutMs })
       return await fn()
     } finally {

@@ -57,6 +57,7 @@ export {
   type TenantOperations,
   TenantStillExistsError,
 } from './operations.js'
+export { findPartialBackups, type PartialBackup } from './partial-backups.js'
 export {
   OperationUnsupportedError,
   RollbackFailedError,
@@ -64,6 +65,23 @@ export {
   rollbackMigrations,
 } from './rollback.js'
 export { ensureSeedsTable, runSeeds, SEEDS_TABLE, type Seed } from './seeds.js'
+export { SoftDeletableStore } from './soft-deletable-store.js'
+export {
+  type DeletedTenant,
+  type DestroyTenantOptions,
+  GraceExpiredError,
+  InvalidGraceError,
+  type PurgeExpiredOptions,
+  type PurgeResult,
+  purgeExpired,
+  type SoftDeleteBackend,
+  type SoftDeleteHost,
+  type SoftDeletes,
+  softDestroy,
+  TenantDeletedError,
+  TenantNotDeletedError,
+  undestroy,
+} from './soft-delete.js'
 export type { EachTenantDbOptions, TenantDatabaseStore } from './store.js'
 export type {
   CreateTenantOptions,

@@ -8,6 +8,7 @@ import { backupPath, pruneBackups } from './backup-dir.js'
 import * as ops from './operations.js'
 import { OperationUnsupportedError } from './rollback.js'
 import { runSeeds, type Seed } from './seeds.js'
+import type { DeletedTenant } from './soft-delete.js'
 import type { TenantMigrationResult } from './tenant-store.js'
 
 /**
@@ -54,6 +55,11 @@ export abstract class OperableStore implements ops.TenantOperations {
     return result
   }
 
+  /** The soft-delete mark of `tenant` (restores refuse a held name); default none. */
+  protected async deletedMark(_tenant: string): Promise<DeletedTenant | undefined> {
+    return undefined
+  }
+
   /** Where snapshots are copied while archives are written; backends may put it beside the data. */
   protected scratchDir(): string {
     return join(tmpdir(), 'tenantry-scratch')
@@ -68,6 +74,7 @@ export abstract class OperableStore implements ops.TenantOperations {
       archive: () => this.archiveBackend(),
       exists: (t) => this.exists(t),
       tempDir: () => this.scratchDir(),
+      deleted: (t) => this.deletedMark(t),
     }
   }
 

@@ -13,7 +13,9 @@ import {
 import type { ArchiveManifest } from './archive/format.js'
 import { type ArchiveBackend, exportArchive, importArchive } from './archive/operations.js'
 import type { ArchiveProgress } from './archive/write.js'
+import { partialName } from './partial-backups.js'
 import type { Seed } from './seeds.js'
+import { type DeletedTenant, TenantDeletedError } from './soft-delete.js'
 
 declare module '@tenantry/context' {
   interface TenantryErrorCodes {
@@ -65,11 +67,13 @@ export interface OperationsHost {
   exists(tenant: string): boolean | Promise<boolean>
   /** Where snapshot images are written while archives are made. */
   tempDir(): string
+  /** The tenant's soft-delete mark: a restore must not take a name a soft delete holds. */
+  deleted?(tenant: string): Promise<DeletedTenant | undefined>
 }
 
 /**
  * Writes a backup of `tenant` (database and file sets) to `dest`: a file path or a stream.
- * A path is written as `<dest>.partial` and renamed when complete and flushed, so a backup
+ * A path is written as `<dest>.partial-<pid>-<hex>` and renamed when complete and flushed, so a backup
  * interrupted (even by kill -9) never looks like a finished one.
  */
 export async function backupTenant(
@@ -90,7 +94,7 @@ export async function backupTenant(
     })
   if (typeof dest !== 'string') return await run(dest)
   await mkdir(dirname(dest), { recursive: true })
-  const partial = `${dest}.partial-${randomBytes(4).toString('hex')}`
+  const partial = partialName(dest, randomBytes(4).toString('hex')) // names its writer: see doctor
   try {
     const out = createWriteStream(partial, { mode: 0o600 })
     const manifest = await run(out)
@@ -125,6 +129,8 @@ export async function restoreTenant(
     validateName: (t) => host.tenancy.validateName(t),
     onProgress: options.onProgress,
     beforeStage: async (tenant) => {
+      const held = await host.deleted?.(tenant)
+      if (held !== undefined) throw new TenantDeletedError(tenant, held.purgeAt)
       if (!(await host.exists(tenant))) await host.lifecycle.emit('creating', { tenant })
     },
   })

@@ -1,6 +1,7 @@
 import type { EachTenantOptions, ResourceDefinition, Tenancy } from '@tenantry/context'
 import type { Kysely } from 'kysely'
 import type { TenantOperations } from './operations.js'
+import type { SoftDeletes } from './soft-delete.js'
 import type { TenantStore } from './tenant-store.js'
 
 /** Options of {@link TenantDatabaseStore.withEachTenant}: the core's, less `tenants` (every ready one). */
@@ -13,7 +14,8 @@ export type EachTenantDbOptions = Pick<EachTenantOptions, 'concurrency'>
  */
 export interface TenantDatabaseStore<DB, CentralDB = unknown>
   extends TenantStore,
-    TenantOperations {
+    TenantOperations,
+    SoftDeletes {
   /** The `db` resource for the core: eager, capped, disposed with the tenant's handle. */
   readonly resource: ResourceDefinition<Kysely<DB>>
   /** The central (untenanted) database, migrated on its first query. */

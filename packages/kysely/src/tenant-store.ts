@@ -1,4 +1,5 @@
 import type { TenantSource } from '@tenantry/context'
+import type { DestroyTenantOptions } from './soft-delete.js'
 
 /** Options of {@link TenantStore.createTenant}. */
 export interface CreateTenantOptions {
@@ -51,8 +52,12 @@ export interface TenantInfo {
 export interface TenantStore extends TenantSource {
   /** Creates and fully migrates a tenant; it becomes visible only when ready. */
   createTenant(tenant: string, options?: CreateTenantOptions): Promise<void>
-  /** Closes this process's handles and deletes the tenant and everything it owns. */
-  destroyTenant(tenant: string): Promise<void>
+  /**
+   * Closes this process's handles and deletes the tenant and everything it owns; with
+   * `{ graceMs }` it soft-deletes instead (hidden now, purged later; see `SoftDeletes`).
+   * Without a grace, a soft-deleted tenant is purged at once.
+   */
+  destroyTenant(tenant: string, options?: DestroyTenantOptions): Promise<void>
   /**
    * True when the tenant exists and is ready. Synchronous when a recent positive answer is
    * cached (see `existsCacheMs`); `await` it either way.

@@ -1,9 +1,10 @@
-import { TenantBusyError } from '@tenantry/kysely'
+import { type SoftDeleteBackend, TenantBusyError } from '@tenantry/kysely'
 import type pg from 'pg'
 import { faultError } from './faults.js'
 import { advisoryKey } from './naming.js'
 import { PostgresBaseStore } from './postgres-store.js'
 import type { Registry, RegistryRow } from './registry.js'
+import { registrySoftDeletes } from './soft-delete.js'
 
 /**
  * A PostgreSQL store whose tenants are rows of a registry (schema per tenant, row-level): the
@@ -17,7 +18,17 @@ export abstract class RegisteredStore<DB, CentralDB> extends PostgresBaseStore<D
   protected abstract registryKey(tenant: string): string
 
   protected async probe(tenant: string): Promise<boolean> {
-    return (await this.row(tenant))?.ready === true
+    const row = await this.row(tenant)
+    return row?.ready === true && row.purge_at === null // soft-deleted rows are hidden
+  }
+
+  protected override softDeleteBackend(): SoftDeleteBackend {
+    return registrySoftDeletes({
+      registry: this.registry,
+      key: (t) => this.registryKey(t),
+      locked: (t, fn) => this.locked(t, fn, 'soft-deleting'),
+      destroy: (t) => this.destroyTenant(t),
+    })
   }
 
   protected listReady(): Promise<string[]> {

@@ -7,6 +7,15 @@ import { advisoryKey, quoteIdent } from './naming.js'
 export interface RegistryRow {
   ready: boolean
   migration_stamp: number | null
+  /** Set while the tenant is soft-deleted: when its grace ends. */
+  purge_at: Date | null
+}
+
+/** A soft-deleted tenant's row. */
+export interface DeletedRow {
+  tenant: string
+  deleted_at: Date
+  purge_at: Date
 }
 
 /** A pool or one of its clients (inside a locked transaction). */
@@ -37,7 +46,7 @@ export class Registry {
   async row(schemaName: string, client?: pg.PoolClient): Promise<RegistryRow | undefined> {
     await this.ensure()
     const { rows } = await (client ?? this.pool).query<RegistryRow>(
-      `select ready, migration_stamp from ${this.table} where schema_name = $1`,
+      `select ready, migration_stamp, purge_at from ${this.table} where schema_name = $1`,
       [schemaName],
     )
     return rows[0]
@@ -47,7 +56,7 @@ export class Registry {
   async list(): Promise<string[]> {
     await this.ensure()
     const { rows } = await this.pool.query<{ tenant: string }>(
-      `select tenant from ${this.table} where prefix = $1 and ready order by tenant collate "C"`,
+      `select tenant from ${this.table} where prefix = $1 and ready and purge_at is null order by tenant collate "C"`,
       [this.prefix],
     )
     return rows.map((r) => r.tenant)
@@ -57,7 +66,7 @@ export class Registry {
   async stale(stamp: number): Promise<string[]> {
     await this.ensure()
     const { rows } = await this.pool.query<{ tenant: string }>(
-      `select tenant from ${this.table} where prefix = $1 and ready and migration_stamp is distinct from $2`,
+      `select tenant from ${this.table} where prefix = $1 and ready and purge_at is null and migration_stamp is distinct from $2`,
       [this.prefix, stamp],
     )
     return rows.map((r) => r.tenant)
@@ -87,6 +96,28 @@ export class Registry {
     ])
   }
 
+  /** Soft-deletes (`purgeAt` a date) or restores (`null`) the tenant: one row update. */
+  async markDeleted(
+    client: Queryable,
+    schemaName: string,
+    deleted: { at: Date; purgeAt: Date } | null,
+  ): Promise<void> {
+    await client.query(
+      `update ${this.table} set deleted_at = $2, purge_at = $3 where schema_name = $1`,
+      [schemaName, deleted?.at ?? null, deleted?.purgeAt ?? null],
+    )
+  }
+
+  /** Soft-deleted tenants of this prefix (one, with `schemaName`). */
+  async deleted(schemaName?: string): Promise<DeletedRow[]> {
+    await this.ensure()
+    const { rows } = await this.pool.query<DeletedRow>(
+      `select tenant, deleted_at, purge_at from ${this.table} where prefix = $1 and ready and purge_at is not null${schemaName === undefined ? '' : ' and schema_name = $2'} order by tenant collate "C"`,
+      schemaName === undefined ? [this.prefix] : [this.prefix, schemaName],
+    )
+    return rows
+  }
+
   /** Drops the tenant's schema and its row (one transaction: gone for everyone at commit). */
   async remove(client: Queryable, schemaName: string): Promise<void> {
     await client.query(`drop schema if exists ${quoteIdent(schemaName)} cascade`)
@@ -106,7 +137,7 @@ export class Registry {
     const { rows } = await this.pool.query<{ t: string | null }>('select to_regclass($1) as t', [
       this.table,
     ])
-    if (rows[0]?.t != null) return
+    if (rows[0]?.t != null) return await this.upgrade()
     // Concurrent `create ... if not exists` can still collide in PostgreSQL: serialise it.
     await this.locks.transaction(
       advisoryKey(this.schema, ''),
@@ -119,8 +150,30 @@ export class Registry {
           ready boolean not null default false,
           migration_stamp integer,
           created_at timestamptz not null default now(),
+          deleted_at timestamptz,
+          purge_at timestamptz,
           unique (prefix, tenant)
         )`)
+      },
+      () => new TenantBusyError('(registry)', this.lockTimeoutMs),
+    )
+  }
+
+  /** Adds the soft-delete columns to a registry made by an earlier release (once, locked). */
+  private async upgrade(): Promise<void> {
+    try {
+      // A probe of the table itself, not of the catalog: one cheap query per process.
+      await this.pool.query(`select purge_at from ${this.table} limit 0`)
+      return
+    } catch (error) {
+      if ((error as { code?: string }).code !== '42703') throw error // 42703: no such column
+    }
+    await this.locks.transaction(
+      advisoryKey(this.schema, ''),
+      async (client) => {
+        await client.query(
+          `alter table ${this.table} add column if not exists deleted_at timestamptz, add column if not exists purge_at timestamptz`,
+        )
       },
       () => new TenantBusyError('(registry)', this.lockTimeoutMs),
     )

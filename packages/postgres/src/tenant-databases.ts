@@ -2,8 +2,10 @@ import { UnknownTenantError } from '@tenantry/context'
 import {
   type ArchiveBackend,
   type CreateTenantOptions,
+  type DestroyTenantOptions,
   type MigrateAllOptions,
   PendingMigrationsError,
+  TenantDeletedError,
   TenantExistsError,
   type TenantInfo,
   type TenantMigrationResult,
@@ -87,6 +89,7 @@ export class PostgresTenantStore<DB, CentralDB>
   async createTenant(tenant: string, options: CreateTenantOptions = {}): Promise<void> {
     const schema = this.schemaOf(tenant)
     const exists = (row: RegistryRow | undefined) => {
+      if (row?.purge_at) throw new TenantDeletedError(tenant, row.purge_at) // name held
       if (row?.ready !== true) return false
       if (options.ifNotExists) return true
       throw new TenantExistsError(tenant)
@@ -124,7 +127,8 @@ export class PostgresTenantStore<DB, CentralDB>
     if (built) await this.lifecycle.emit('created', { tenant })
   }
 
-  async destroyTenant(tenant: string): Promise<void> {
+  async destroyTenant(tenant: string, options?: DestroyTenantOptions): Promise<void> {
+    if (options?.graceMs !== undefined) return await this.softDestroy(tenant, options.graceMs)
     const schema = this.schemaOf(tenant)
     if ((await this.row(tenant))?.ready !== true) throw new UnknownTenantError(tenant)
     await this.hiding(tenant, () =>

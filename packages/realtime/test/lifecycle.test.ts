@@ -53,3 +53,16 @@ test('without attachRealtime an open connection holds the tenant: destroy fails,
   expect(await store.exists('acme')).toBe(true)
   client.socket.close()
 })
+
+test('a soft delete closes the tenant’s live connections too (on `deleting`); undone, it serves again', async () => {
+  const { store, hub, ws } = await setup(true)
+  const acme = await connect(`${ws}/t/acme/live`)
+  await waitFor(() => hub.connectionCount('acme') === 1)
+  await store.destroyTenant('acme', { graceMs: 3_600_000 })
+  expect((await acme.closed).code).toBe(4410)
+  expect(await store.exists('acme')).toBe(false)
+  await store.undestroyTenant('acme')
+  const again = await connect(`${ws}/t/acme/live`)
+  await waitFor(() => hub.connectionCount('acme') === 1)
+  again.socket.close()
+})

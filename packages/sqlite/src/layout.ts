@@ -242,7 +242,16 @@ export class Layout {
 /** Every file SQLite or this package may leave beside a tenant's database. */
 export function siblings(file: string): string[] {
   const tmp = tempFile(file)
-  return [file, ...sqliteSidecars(file), tmp, ...sqliteSidecars(tmp), lockFile(file)]
+  // The tombstone last: a destroy that dies midway leaves the tenant hidden, due for purging.
+  return [
+    file,
+    ...sqliteSidecars(file),
+    tmp,
+    ...sqliteSidecars(tmp),
+    lockFile(file),
+    `${file}.deleting`,
+    `${file}.deleted`,
+  ]
 }
 
 /** The files SQLite keeps next to a database. */

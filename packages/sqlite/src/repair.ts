@@ -5,6 +5,13 @@ import type { Layout } from './layout.js'
 import { lockFile, sqliteSidecars, tempFile } from './layout.js'
 import { probeLock, removeOrphanLock, unlinkQuiet, withFileLock } from './lock.js'
 import type { MigrationSet } from './migrations.js'
+import {
+  checkLeftover,
+  checkRestoringDir,
+  LEFTOVER_SUFFIXES,
+  type LeftoverContext,
+  RESTORING_DIR,
+} from './repair-leftovers.js'
 
 /** What `repair()` found; `fixed` says whether `{ fix: true }` dealt with it. */
 export interface RepairFinding {
@@ -16,7 +23,11 @@ export interface RepairFinding {
    * - `not-a-tenant`: a database-named file that is no tenant (a name the rule refuses, not
    *   SQLite) — reported, never deleted;
    * - `stamp`: the schema stamp disagrees with the applied migrations (fixed by re-stamping);
-   * - `unknown-migrations`: migrations applied that this release does not know — reported.
+   * - `unknown-migrations`: migrations applied that this release does not know — reported;
+   * - `orphan-restoring`: what a killed restore was staging (a database, file folders);
+   * - `half-restored`: the old database a forced restore set aside (put back when it died midway);
+   * - `orphan-deleting`: a tombstone a killed soft delete never renamed into place.
+   * Leftovers of a live operation (its tenant's lock held) are not reported.
    */
   kind:
     | 'orphan-lock'
@@ -26,6 +37,9 @@ export interface RepairFinding {
     | 'not-a-tenant'
     | 'stamp'
     | 'unknown-migrations'
+    | 'orphan-restoring'
+    | 'half-restored'
+    | 'orphan-deleting'
   /** The tenant concerned, when the path names one. */
   tenant?: string | undefined
   /** The path, relative to the store's root. */
@@ -51,7 +65,14 @@ export interface RepairContext {
 }
 
 // Longest first, so `.creating-wal` is not read as `-wal` of a file called `x.creating`.
-const SUFFIXES = ['.creating-journal', '.creating-wal', '.creating-shm', '.creating', '.lock']
+const SUFFIXES = [
+  ...LEFTOVER_SUFFIXES,
+  '.creating-journal',
+  '.creating-wal',
+  '.creating-shm',
+  '.creating',
+  '.lock',
+]
 const SIDECARS = ['-journal', '-wal', '-shm']
 const SQLITE_MAGIC = 'SQLite format 3\0'
 
@@ -82,6 +103,12 @@ export async function repairTenants(
   const expected = await ctx.migrations.version()
   const known = new Set(Object.keys(await ctx.migrations.provider.getMigrations()))
   const dirs: string[] = []
+  const leftovers: LeftoverContext = {
+    layout,
+    fix,
+    note: (f) => note(f),
+    underLock: (tenant, base, fn) => underLock(ctx, tenant, base, fn),
+  }
 
   const visit = async (dir: string): Promise<void> => {
     let entries: Dirent[]
@@ -95,7 +122,8 @@ export async function repairTenants(
       const abs = join(dir, e.name)
       if (dir === layout.root && e.name.startsWith('central.sqlite3')) continue
       if (e.isDirectory()) {
-        await visit(abs)
+        if (RESTORING_DIR.test(e.name)) await checkRestoringDir(leftovers, abs)
+        else await visit(abs)
         continue
       }
       const claimed = claim(abs)
@@ -150,6 +178,8 @@ export async function repairTenants(
         })
       return
     }
+    if (LEFTOVER_SUFFIXES.includes(suffix))
+      return await checkLeftover(leftovers, abs, tenant, base, suffix)
     if (suffix === '.lock') {
       if (probeLock(abs) !== 'orphan') return
       const f = note({

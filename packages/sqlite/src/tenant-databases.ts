@@ -6,6 +6,7 @@ import {
   type BaseStoreOptions,
   BaseTenantStore,
   type CreateTenantOptions,
+  type DestroyTenantOptions,
   type MigrateAllOptions,
   migrateEachTenant,
   type TenantDatabaseStore,
@@ -42,6 +43,7 @@ import {
   type ServingOptions,
   writeStamp,
 } from './serving.js'
+import { SqliteSoftDeletes } from './soft-delete.js'
 
 /**
  * Options of {@link createTenantDatabases}: the kit's {@link BaseStoreOptions} (defaults here:
@@ -103,6 +105,7 @@ class SqliteTenantStore<DB, CentralDB>
   private readonly serving: ServingOptions
   private readonly template: boolean
   private readonly ops: SqliteOperations
+  private readonly soft: SqliteSoftDeletes
   /** Open tenant handles (closed on dispose or store close). */
   private readonly handles = new Map<Kysely<DB>, ServingHandle<DB>>()
   /** The handle the core caches for each tenant: its identity is checked at every scope entry. */
@@ -138,6 +141,13 @@ class SqliteTenantStore<DB, CentralDB>
         for (const h of [...this.handles.values()]) if (h.tenant === t) closeServing(h)
         return unhide
       },
+    })
+    this.soft = new SqliteSoftDeletes({
+      ...{ layout: this.layout, bucketing: options.bucketing, file: (t) => this.checkedPath(t) },
+      validate: (t) => this.tenancy.validateName(t),
+      locked: (t, file, fn) => this.locked(t, file, fn),
+      destroy: (t) => this.destroyTenant(t),
+      destroyed: (t) => this.destroyed(t),
     })
     this.centralDb = new SqliteCentral<CentralDB>({
       root: this.root,
@@ -184,11 +194,17 @@ class SqliteTenantStore<DB, CentralDB>
   }
 
   protected probe(tenant: string): boolean {
-    return this.layout.isTenantFile(this.tenancy.validateName(tenant))
+    const name = this.tenancy.validateName(tenant)
+    return this.layout.isTenantFile(name) && !this.soft.held(this.layout.file(name))
   }
 
-  protected listReady(): Promise<string[]> {
-    return this.layout.list((name) => this.tenancy.validateName(name))
+  protected async listReady(): Promise<string[]> {
+    const all = await this.layout.list((name) => this.tenancy.validateName(name))
+    return all.filter((t) => !this.soft.held(this.layout.file(t)))
+  }
+
+  protected override softDeleteBackend(): SqliteSoftDeletes {
+    return this.soft
   }
 
   // --- lifecycle -----------------------------------------------------------------------------
@@ -196,6 +212,7 @@ class SqliteTenantStore<DB, CentralDB>
   async createTenant(tenant: string, options: CreateTenantOptions = {}): Promise<void> {
     const file = this.checkedPath(tenant)
     const exists = () => {
+      this.soft.refuse(tenant, file) // a soft delete holds the name until its purge
       if (!existsSync(file)) return false
       if (options.ifNotExists) return true
       throw new TenantExistsError(tenant)
@@ -243,7 +260,8 @@ class SqliteTenantStore<DB, CentralDB>
     }
   }
 
-  async destroyTenant(tenant: string): Promise<void> {
+  async destroyTenant(tenant: string, options?: DestroyTenantOptions): Promise<void> {
+    if (options?.graceMs !== undefined) return await this.softDestroy(tenant, options.graceMs)
     const file = this.checkedPath(tenant)
     if (!existsSync(file)) throw new UnknownTenantError(tenant)
     await this.locked(tenant, file, async () => {

@@ -12,6 +12,7 @@ import {
   selectTenants,
   tenantList,
 } from './shared.js'
+import { restoreTarget } from './soft-delete.js'
 
 /** `tenantry backup` and `tenantry restore`. */
 export function registerBackupCommands(program: Command, ctx: CommandContext): void {
@@ -89,15 +90,30 @@ export function registerBackupCommands(program: Command, ctx: CommandContext): v
 
   program
     .command('restore')
-    .description('restore a tenant from a backup or export file (verified before it is visible)')
-    .argument('<file>', 'backup file (from "tenantry backup" or "tenantry export")')
+    .description(
+      'restore a tenant from a backup or export file (verified before it is visible), or undo a soft delete',
+    )
+    .argument(
+      '<file|name>',
+      'backup file (from "tenantry backup" or "tenantry export"), or a soft-deleted tenant',
+    )
     .option('--as <name>', 'restore under this name (default: the name in the backup)')
     .option('-f, --force', 'replace the tenant if it exists')
-    .action(async (file: string, opts: { as?: string; force?: boolean }) => {
+    .option('--deleted', 'the argument is a soft-deleted tenant: undo its delete')
+    .action(async (file: string, opts: { as?: string; force?: boolean; deleted?: boolean }) => {
       const path = abs(file)
-      if (!existsSync(path))
-        throw new CliError('TENANTRY_CLI_USAGE', EXIT.USAGE, `No backup file at ${path}.`)
       const store = await ctx.store()
+      if ((await restoreTarget(store, file, path, opts.deleted === true)) === 'deleted') {
+        if (opts.as !== undefined || opts.force)
+          throw new CliError(
+            'TENANTRY_CLI_USAGE',
+            EXIT.USAGE,
+            '--as and --force are for backup files; undoing a soft delete keeps the name.',
+          )
+        await op(store, 'undestroyTenant', 'soft-delete tenants')(file)
+        out(`Restored soft-deleted tenant "${file}".\n`)
+        return
+      }
       const r = await op(
         store,
         'restoreTenant',

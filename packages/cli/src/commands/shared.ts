@@ -26,6 +26,9 @@ export interface OperationsStore extends TenantStore {
     options?: { force?: boolean | undefined },
   ): Promise<unknown>
   purgeTenant?(tenant: string): Promise<void>
+  undestroyTenant?(tenant: string): Promise<void>
+  listDeleted?(): Promise<{ tenant: string; deletedAt: Date; purgeAt: Date }[]>
+  purgeExpired?(): Promise<{ tenant: string; purgeAt: Date; error?: unknown }[]>
   rollbackTenant?(tenant: string, options?: { steps?: number }): Promise<{ rolledBack: string[] }>
   seedTenant?(tenant: string, seeds: Record<string, Seed>): Promise<string[]>
   install?(): unknown

@@ -4,6 +4,7 @@ import type { Command } from 'commander'
 import type { CliIO } from '../cli.js'
 import { CliError, EXIT } from '../errors.js'
 import { type CommandContext, op, plural, unknownTenant } from './shared.js'
+import { duration, formatDeleted, listDeleted } from './soft-delete.js'
 
 /** `tenantry list`, `create`, `destroy` and `info`. */
 export function registerTenantCommands(program: Command, ctx: CommandContext): void {
@@ -14,7 +15,15 @@ export function registerTenantCommands(program: Command, ctx: CommandContext): v
     .command('list')
     .description('list the tenants, one per line')
     .option('--json', 'print a JSON array')
-    .action(async (opts: { json?: boolean }) => {
+    .option('--deleted', 'list the soft-deleted tenants and when each is purged')
+    .action(async (opts: { json?: boolean; deleted?: boolean }) => {
+      if (opts.deleted) {
+        const deleted = await listDeleted(await ctx.store())
+        if (opts.json) out(`${JSON.stringify(deleted)}\n`)
+        else if (deleted.length === 0) io.stderr.write('No soft-deleted tenants.\n')
+        else out(deleted.map((d) => `${formatDeleted(d)}\n`).join(''))
+        return
+      }
       const tenants = await (await ctx.store()).list()
       if (opts.json) out(`${JSON.stringify(tenants)}\n`)
       else if (tenants.length === 0) io.stderr.write('No tenants.\n')
@@ -46,14 +55,39 @@ export function registerTenantCommands(program: Command, ctx: CommandContext): v
     .argument('<name>', 'tenant name')
     .option('-y, --yes', 'do not ask for confirmation')
     .option('--purge', 'remove what an already destroyed tenant left behind (files, jobs)')
-    .action(async (name: string, opts: { yes?: boolean; purge?: boolean }) => {
+    .option(
+      '--grace <duration>',
+      'soft delete: hide it now, purge it after this long (7d, 12h); undo with "tenantry restore <name>"',
+      duration,
+    )
+    .action(async (name: string, opts: { yes?: boolean; purge?: boolean; grace?: number }) => {
       const store = await ctx.store()
+      if (opts.grace !== undefined) {
+        if (opts.purge)
+          throw new CliError(
+            'TENANTRY_CLI_USAGE',
+            EXIT.USAGE,
+            '--grace and --purge exclude each other.',
+          )
+        if (!(await store.exists(name)))
+          throw new CliError('TENANTRY_UNKNOWN_TENANT', EXIT.UNKNOWN_TENANT, unknownTenant(name))
+        await store.destroyTenant(name, { graceMs: opts.grace })
+        const d = (await listDeleted(store)).find((x) => x.tenant === name)
+        out(
+          `Soft-deleted tenant "${name}": hidden now, purged at ${d?.purgeAt.toISOString()}. Undo with "tenantry restore ${name}".\n`,
+        )
+        return
+      }
       if (opts.purge) {
         await op(store, 'purgeTenant', 'purge tenants')(name)
         out(`Purged what tenant "${name}" left behind.\n`)
         return
       }
-      if (!(await store.exists(name)))
+      // A soft-deleted tenant is hidden, not gone: destroying it purges it now.
+      const held =
+        typeof store.listDeleted === 'function' &&
+        (await store.listDeleted()).some((d) => d.tenant === name)
+      if (!held && !(await store.exists(name)))
         throw new CliError('TENANTRY_UNKNOWN_TENANT', EXIT.UNKNOWN_TENANT, unknownTenant(name))
       if (!opts.yes) await confirm(io, name)
       await store.destroyTenant(name)

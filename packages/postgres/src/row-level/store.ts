@@ -2,9 +2,11 @@ import { UnknownTenantError } from '@tenantry/context'
 import {
   type ArchiveBackend,
   type CreateTenantOptions,
+  type DestroyTenantOptions,
   type MigrateAllOptions,
   PendingMigrationsError,
   TenantBusyError,
+  TenantDeletedError,
   TenantExistsError,
   type TenantInfo,
   type TenantMigrationResult,
@@ -133,6 +135,7 @@ class RowLevelStore<DB, CentralDB>
   async createTenant(tenant: string, options: CreateTenantOptions = {}): Promise<void> {
     const key = this.registryKey(tenant)
     const exists = (row: RegistryRow | undefined) => {
+      if (row?.purge_at) throw new TenantDeletedError(tenant, row.purge_at) // name held
       if (row?.ready !== true) return false
       if (options.ifNotExists) return true
       throw new TenantExistsError(tenant)
@@ -157,7 +160,8 @@ class RowLevelStore<DB, CentralDB>
     if (made) await this.lifecycle.emit('created', { tenant })
   }
 
-  async destroyTenant(tenant: string): Promise<void> {
+  async destroyTenant(tenant: string, options?: DestroyTenantOptions): Promise<void> {
+    if (options?.graceMs !== undefined) return await this.softDestroy(tenant, options.graceMs)
     if ((await this.row(tenant))?.ready !== true) throw new UnknownTenantError(tenant)
     await this.hiding(tenant, () =>
       this.locked(

@@ -3,6 +3,7 @@ import {
   type ArchiveBackend,
   type BaseStoreOptions,
   type CreateTenantOptions,
+  type DestroyTenantOptions,
   type MigrateAllOptions,
   type TenantDatabaseStore,
   TenantExistsError,
@@ -195,7 +196,9 @@ class ShardedStore<DB, CentralDB>
     await this.lifecycle.emit('created', { tenant })
   }
 
-  async destroyTenant(tenant: string): Promise<void> {
+  async destroyTenant(tenant: string, options?: DestroyTenantOptions): Promise<void> {
+    // Not offered across shards (TENANTRY_OPERATION_UNSUPPORTED), never a silent hard destroy.
+    if (options?.graceMs !== undefined) return await this.softDestroy(tenant, options.graceMs)
     const shard = await this.shardOf(tenant)
     await this.hiding(tenant, async () => {
       await this.shard(shard).destroyTenant(tenant)
