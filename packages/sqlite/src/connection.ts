@@ -64,18 +64,23 @@ export const CONNECTION_PRAGMAS = 'PRAGMA synchronous = NORMAL; PRAGMA foreign_k
 /**
  * Opens a database file with the per-connection settings. `busyTimeoutMs` is SQLite's own busy
  * handler, which sleeps in the event loop: serving handles pass 0 and let the driver wait.
+ * `readonly`: a connection that cannot write (nor checkpoint: it leaves `-wal` and `-shm` behind).
  * `readOnlyFallback`: on a read-only mount, where WAL cannot make its `-shm` file, the failure
  * becomes `TENANTRY_READ_ONLY` (documented) instead of SQLite's bare `SQLITE_CANTOPEN`.
  */
 export function openFile(
   file: string,
   busyTimeoutMs: number,
-  options: { mustExist: boolean; readOnlyFallback?: boolean },
+  options: { mustExist: boolean; readOnlyFallback?: boolean; readonly?: boolean },
 ): Database.Database {
   let raw: Database.Database | undefined
   try {
-    raw = new Database(file, { fileMustExist: options.mustExist, timeout: busyTimeoutMs })
-    raw.exec(CONNECTION_PRAGMAS)
+    const readonly = options.readonly === true
+    raw = new Database(file, { fileMustExist: options.mustExist, timeout: busyTimeoutMs, readonly })
+    // Both settings only change what writes do: a read-only connection needs neither, but it
+    // reads the schema here (which opens -wal and -shm), so that a failure is met in this try.
+    if (readonly) raw.prepare('SELECT 1 FROM sqlite_schema LIMIT 0')
+    else raw.exec(CONNECTION_PRAGMAS)
   } catch (error) {
     if (raw?.open) raw.close()
     if (options.readOnlyFallback && onReadOnlyMount(file))

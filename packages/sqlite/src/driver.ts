@@ -27,6 +27,12 @@ export interface DriverOptions {
   statementCache?: number | undefined
   /** The database file: write transactions of one process on it take turns, in order. */
   file?: string | undefined
+  /**
+   * The read-write connection, opened on first need. With it, the handle's own database is
+   * read-only and serves autocommit `SELECT`s and read-only transactions; every other statement
+   * and write transaction runs on the writer (see `openServing`).
+   */
+  writer?: (() => Promise<RawBacked>) | undefined
 }
 
 /** A Kysely `SqliteDatabase` that also exposes its better-sqlite3 handle (see `guard.ts`). */
@@ -44,7 +50,8 @@ export type RawBacked = SqliteDatabase & { readonly raw?: Database.Database }
  * - after the write lock is taken, and after every autocommit write, the file identity is
  *   checked: a write into a tenant another process destroyed is refused, never acknowledged;
  * - SQLite's fault results become errors with their own codes (`faults.ts`);
- * - prepared statements are cached per handle (Kysely prepares every query again otherwise).
+ * - prepared statements are cached per handle (Kysely prepares every query again otherwise);
+ * - with a `writer`, reads and writes run on two connections (see `DriverOptions.writer`).
  */
 export class TenantSqliteDriver implements Driver {
   private readonly source: RawBacked | (() => Promise<RawBacked>)
@@ -117,23 +124,39 @@ export class TenantSqliteDriver implements Driver {
 
   async destroy(): Promise<void> {
     this.connection?.clearStatements()
+    this.connection?.closeWriter()
     this.db?.close()
   }
 }
 
-/** The one connection of a handle. */
+/** One better-sqlite3 connection with its statement cache. */
+interface Target {
+  readonly db: RawBacked
+  readonly statements: Map<string, Database.Statement>
+}
+
+const target = (db: RawBacked): Target => ({ db, statements: new Map() })
+
+/** Statements that may run on the read-only connection (confirmed by `stmt.readonly`). */
+const READ = /^\s*(?:select|with|values)\b/i
+
+/** The one connection of a handle (one or two SQLite connections: a reader and a writer). */
 class TenantSqliteConnection implements DatabaseConnection {
-  private readonly db: RawBacked
+  private readonly main: Target
+  private writer: Target | undefined
+  private readonly openWriter: (() => Promise<RawBacked>) | undefined
   private readonly tenant: string | undefined
   private readonly busyTimeoutMs: number
   private readonly identity: FileIdentity | undefined
   private readonly cacheSize: number
-  private readonly statements = new Map<string, Database.Statement>()
   private readonly file: string | undefined
+  /** The connection the transaction this driver began runs on. */
+  private tx: Target | undefined
   private turn: (() => void) | undefined
 
   constructor(db: RawBacked, options: DriverOptions) {
-    this.db = db
+    this.main = target(db)
+    this.openWriter = options.writer
     this.tenant = options.tenant
     this.busyTimeoutMs = options.busyTimeoutMs ?? 5000
     this.identity = options.identity
@@ -146,12 +169,12 @@ class TenantSqliteConnection implements DatabaseConnection {
     const turn = this.turn
     this.turn = undefined
     turn?.()
+    if (this.tx !== undefined && inTransaction(this.tx) !== true) this.tx = undefined
   }
 
   /** Whether SQLite has a transaction open (`undefined` when the handle is not better-sqlite3). */
   get inTransaction(): boolean | undefined {
-    const raw = this.db.raw
-    return raw === undefined || !raw.open ? undefined : raw.inTransaction
+    return inTransaction(this.tx ?? this.main)
   }
 
   async begin(readOnly: boolean): Promise<void> {
@@ -160,13 +183,14 @@ class TenantSqliteConnection implements DatabaseConnection {
       if (this.turn === undefined) throw new DatabaseBusyError(this.tenant, this.busyTimeoutMs)
     }
     try {
+      this.tx = readOnly || this.openWriter === undefined ? this.main : await this.write()
       await this.executeQuery(CompiledQuery.raw(readOnly ? 'begin' : 'begin immediate'))
     } catch (error) {
       this.endTurn()
       throw error
     }
     if (this.identity !== undefined && !this.identity.isLinked()) {
-      this.run('rollback')
+      this.prepare(this.tx, 'rollback').run()
       this.endTurn()
       throw new TenantGoneError(this.tenant ?? '?')
     }
@@ -174,9 +198,19 @@ class TenantSqliteConnection implements DatabaseConnection {
 
   async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
     const { sql, parameters } = compiled
+    let on: Target
     let stmt: Database.Statement
     try {
-      stmt = this.prepare(sql)
+      on = this.route(sql) ?? (await this.write())
+      stmt = this.prepare(on, sql)
+      if (on === this.main && this.tx === undefined && this.openWriter !== undefined) {
+        if (!stmt.readonly) {
+          // `WITH ... INSERT`, or a function with side effects: the writer's.
+          this.main.statements.delete(sql)
+          on = await this.write()
+          stmt = this.prepare(on, sql)
+        }
+      }
     } catch (error) {
       throw translateFault(error, this.tenant)
     }
@@ -196,10 +230,10 @@ class TenantSqliteConnection implements DatabaseConnection {
     } catch (error) {
       // Outside a transaction a busy statement did nothing: wait (without blocking) and retry.
       // `begin immediate` is such a statement too.
-      if (!isBusy(error) || this.inTransaction === true) throw this.fault(error)
-      result = await this.retryBusy(exec, !stmt.readonly)
+      if (!isBusy(error) || inTransaction(on) === true) throw this.fault(error)
+      result = await this.retryBusy(exec, !stmt.readonly, on)
     }
-    if (!stmt.readonly && this.identity !== undefined && this.inTransaction === false) {
+    if (!stmt.readonly && this.identity !== undefined && inTransaction(on) === false) {
       // An autocommit write has committed by now: if the file was unlinked before it took the
       // lock, it landed in a deleted file and must not be acknowledged.
       if (!this.identity.isLinked()) throw new TenantGoneError(this.tenant ?? '?')
@@ -212,35 +246,58 @@ class TenantSqliteConnection implements DatabaseConnection {
     if (!SelectQueryNode.is(query))
       throw new Error('Sqlite driver only supports streaming of select queries')
     // Not from the cache: an iterating statement is busy until the stream ends.
-    const stmt = this.db.prepare(sql) as Database.Statement
+    const stmt = (this.tx ?? this.main).db.prepare(sql) as Database.Statement
     for (const row of stmt.iterate(parameters as unknown[])) yield { rows: [row as R] }
   }
 
   clearStatements(): void {
-    this.statements.clear()
+    this.main.statements.clear()
+    this.writer?.statements.clear()
   }
 
-  private run(sql: string): void {
-    this.prepare(sql).run()
+  /** Closes the writer (the handle owns it: `destroy` of a Kysely made with `writer`). */
+  closeWriter(): void {
+    this.writer?.db.close()
   }
 
-  private prepare(sql: string): Database.Statement {
-    if (this.cacheSize === 0) return this.db.prepare(sql) as Database.Statement
-    const hit = this.statements.get(sql)
+  /**
+   * Where `sql` runs: the transaction's connection; a connection a raw `BEGIN` left in a
+   * transaction; the reader for reads; else the writer (`undefined`: not open yet).
+   */
+  private route(sql: string): Target | undefined {
+    if (this.tx !== undefined) return this.tx
+    if (this.openWriter === undefined) return this.main
+    const w = this.writer
+    if (w !== undefined && inTransaction(w) === true) return w
+    if (inTransaction(this.main) === true) return this.main
+    if (this.main.statements.has(sql) || READ.test(sql)) return this.main
+    return w
+  }
+
+  private async write(): Promise<Target> {
+    if (this.openWriter === undefined) return this.main
+    const db = await this.openWriter()
+    if (this.writer?.db !== db) this.writer = target(db)
+    return this.writer
+  }
+
+  private prepare(on: Target, sql: string): Database.Statement {
+    if (this.cacheSize === 0) return on.db.prepare(sql) as Database.Statement
+    const cache = on.statements
+    const hit = cache.get(sql)
     if (hit !== undefined) {
       // Move to the young end; Map iteration order is insertion order.
-      this.statements.delete(sql)
-      this.statements.set(sql, hit)
+      cache.delete(sql)
+      cache.set(sql, hit)
       return hit
     }
-    const stmt = this.db.prepare(sql) as Database.Statement
-    if (this.statements.size >= this.cacheSize)
-      this.statements.delete(this.statements.keys().next().value!)
-    this.statements.set(sql, stmt)
+    const stmt = on.db.prepare(sql) as Database.Statement
+    if (cache.size >= this.cacheSize) cache.delete(cache.keys().next().value!)
+    cache.set(sql, stmt)
     return stmt
   }
 
-  private async retryBusy<T>(exec: () => T, writes: boolean): Promise<T> {
+  private async retryBusy<T>(exec: () => T, writes: boolean, on: Target): Promise<T> {
     const deadline = Date.now() + this.busyTimeoutMs
     // An autocommit write waits in this process's queue too (BEGIN IMMEDIATE already holds a
     // turn), so a loop of transactions here cannot starve it.
@@ -255,7 +312,7 @@ class TenantSqliteConnection implements DatabaseConnection {
         try {
           return exec()
         } catch (error) {
-          if (!isBusy(error) || this.inTransaction === true) throw this.fault(error)
+          if (!isBusy(error) || inTransaction(on) === true) throw this.fault(error)
         }
         if (Date.now() >= deadline) throw new DatabaseBusyError(this.tenant, this.busyTimeoutMs)
         // Jitter keeps processes that collided from colliding again in step.
@@ -272,6 +329,12 @@ class TenantSqliteConnection implements DatabaseConnection {
       return new DatabaseBusyError(this.tenant, this.busyTimeoutMs, { cause: error })
     return translateFault(error, this.tenant)
   }
+}
+
+/** A connection's transaction state (`undefined` when it is not better-sqlite3 or closed). */
+function inTransaction(t: Target): boolean | undefined {
+  const raw = t.db.raw
+  return raw === undefined || !raw.open ? undefined : raw.inTransaction
 }
 
 function savepointCommand(command: string, name: string): RawNode {

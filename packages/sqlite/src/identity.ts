@@ -1,34 +1,41 @@
-import { closeSync, fstatSync, openSync } from 'node:fs'
+import { statSync } from 'node:fs'
 
 /**
  * Which file a handle has open. SQLite keeps writing to a database file that another process
  * unlinked (WAL mode never checks), so a handle opened before a destroy would acknowledge
- * writes into a deleted file. The identity holds its own descriptor of the file, opened
- * *before* SQLite opens it: a later check that finds the inode unlinked (`nlink` 0) means the
- * tenant was destroyed or replaced (a rename over it unlinks the old inode too). One `fstat`,
- * no path lookup: cheap enough for every scope entry.
+ * writes into a deleted file. The identity records the file's device and inode, taken *before*
+ * SQLite opens it: a later `stat` of the path that finds no file, or another inode, means the
+ * tenant was destroyed or replaced (a rename over it puts another inode at the path). One
+ * `stat` and no descriptor of its own (a descriptor per handle was a quarter of the process's
+ * open files under a cap): cheap enough for every scope entry.
  */
 export class FileIdentity {
-  private fd: number
+  private readonly file: string
+  private readonly dev: number
+  private readonly ino: number
+  private closed = false
 
-  private constructor(fd: number) {
-    this.fd = fd
+  private constructor(file: string, dev: number, ino: number) {
+    this.file = file
+    this.dev = dev
+    this.ino = ino
   }
 
-  /** Opens a descriptor on `file` (throws `ENOENT` when there is none). */
+  /** Records the identity of `file` (throws `ENOENT` when there is none). */
   static of(file: string): FileIdentity {
-    return new FileIdentity(openSync(file, 'r'))
+    const s = statSync(file)
+    return new FileIdentity(file, s.dev, s.ino)
   }
 
-  /** True while the file this identity was taken of is still linked in the file system. */
+  /** True while the path still names the file this identity was taken of. */
   isLinked(): boolean {
-    if (this.fd < 0) return false
-    return fstatSync(this.fd).nlink > 0
+    if (this.closed) return false
+    const s = statSync(this.file, { throwIfNoEntry: false })
+    return s !== undefined && s.ino === this.ino && s.dev === this.dev
   }
 
-  /** Releases the descriptor (idempotent). */
+  /** Ends the identity: it answers "unlinked" from now on (idempotent). */
   close(): void {
-    if (this.fd >= 0) closeSync(this.fd)
-    this.fd = -1
+    this.closed = true
   }
 }

@@ -444,8 +444,10 @@ class SqliteTenantStore<DB, CentralDB>
           await writeStamp(h.db, expected)
         }
       }
-      applyCacheBudget(h.raw, this.cacheSizeKiB)
-      this.touches.set(h.raw, this.shrinker.watch(h.raw))
+      this.budget(h, h.raw)
+      const w = h.writer()
+      if (w !== undefined) this.budget(h, w)
+      h.onWriter = (raw) => this.budget(h, raw)
       this.handles.set(h.db, h)
       this.current.set(tenant, h)
       return h.db
@@ -460,10 +462,26 @@ class SqliteTenantStore<DB, CentralDB>
     if (h === undefined) return
     this.handles.delete(db)
     if (this.current.get(h.tenant) === h) this.current.delete(h.tenant)
+    for (const raw of [h.raw, h.writer()]) if (raw !== undefined) this.shrinker.forget(raw)
     this.touches.delete(h.raw)
-    this.shrinker.forget(h.raw)
     // Not db.destroy(): a query still holding this Kysely then fails with TENANTRY_DB_CLOSED.
     closeServing(h)
+  }
+
+  /** A connection's page-cache ceiling and idle shrinking; scope entries mark it used. */
+  private budget(h: ServingHandle<DB>, raw: Database.Database): void {
+    applyCacheBudget(raw, this.cacheSizeKiB)
+    const touch = this.shrinker.watch(raw)
+    const before = this.touches.get(h.raw)
+    this.touches.set(
+      h.raw,
+      before === undefined
+        ? touch
+        : () => {
+            before()
+            touch()
+          },
+    )
   }
 
   /** Open tenant handles of this store (for diagnostics and tests). */

@@ -3,7 +3,7 @@
 // -shm file there, says read-only too (documented in docs/sqlite.md). The mount is a real read-only bind mount,
 // which needs root (CI runs as root); elsewhere the tests skip and say so.
 import { execFileSync } from 'node:child_process'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { createTenancy, isTenantryError } from '@tenantry/context'
 import { tempDir } from '@tenantry/test-utils'
@@ -69,8 +69,14 @@ describe.runIf(mounted)(
           .values({ id: 1, title: 'kept' })
           .execute(),
       )
-      await writer.close() // a clean close removes -wal and -shm: the read-only side cannot make them
-      expect(filesUnder(view)).toEqual(['tenants/acme/db.sqlite3'])
+      // A clean close leaves -wal (checkpointed, empty) and -shm for the next open.
+      await writer.close()
+      expect(filesUnder(view)).toEqual([
+        'tenants/acme/db.sqlite3',
+        'tenants/acme/db.sqlite3-shm',
+        'tenants/acme/db.sqlite3-wal',
+      ])
+      expect(statSync(join(source, 'tenants/acme/db.sqlite3-wal')).size).toBe(0)
 
       const tenancy = createTenancy()
       const store = createTenantDatabases<any>({
@@ -83,14 +89,31 @@ describe.runIf(mounted)(
 
       expect(await codeOf(store.createTenant('fresh'))).toBe('TENANTRY_READ_ONLY')
       expect(await store.list()).toEqual(['acme'])
-      // A cleanly closed WAL tenant has no -shm, and a read-only mount cannot make one:
-      // opening it says so with the documented code instead of SQLITE_CANTOPEN.
+      // With its -wal and -shm in place, a read-only mount can read a tenant.
+      expect(
+        await tenancy.withTenant('acme', () => db().selectFrom('note').select('title').execute()),
+      ).toEqual([{ title: 'kept' }])
+      // Without a -shm (a tenant SQLite itself closed last, or copied without it), a read-only
+      // mount cannot make one: opening says so with the documented code, not SQLITE_CANTOPEN.
+      await store.close()
+      for (const f of ['db.sqlite3-shm', 'db.sqlite3-wal']) rmSync(join(source, 'tenants/acme', f))
+      const bare = createTenancy()
+      stores.push(
+        createTenantDatabases<any>({
+          root: view,
+          migrations: baseMigrations(),
+          tenancy: bare,
+        }).install(bare),
+      )
       expect(
         await codeOf(
-          tenancy.withTenant('acme', () => db().selectFrom('note').select('title').execute()),
+          bare.withTenant('acme', () =>
+            (bare.getResource('db') as Kysely<any>).selectFrom('note').select('title').execute(),
+          ),
         ),
       ).toBe('TENANTRY_READ_ONLY')
-      expect(await codeOf(store.destroyTenant('acme'))).toBe('TENANTRY_READ_ONLY')
+      const [last] = stores.slice(-1)
+      expect(await codeOf(last!.destroyTenant('acme'))).toBe('TENANTRY_READ_ONLY')
       expect(filesUnder(source)).toEqual(['tenants/acme/db.sqlite3'])
     })
   },

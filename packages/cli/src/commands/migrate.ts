@@ -28,12 +28,14 @@ export function registerMigrateCommand(program: Command, ctx: CommandContext): v
     .option('-a, --all', 'every tenant')
     .option('--tenants <names>', 'these tenants (comma-separated)', tenantList)
     .option('--status', 'show applied and pending migrations instead (exit 7 when any is pending)')
-    .option('--concurrency <n>', 'tenants migrated at once', positiveInt, 4)
+    // No default here: --all leaves it to the store (worker threads, one per core, when the
+    // store has a migrationsModule; 4 in-thread lanes otherwise).
+    .option('--concurrency <n>', "tenants migrated at once (default: the store's)", positiveInt)
     .option('--json', 'print the results as JSON')
     .action(
       async (
         name: string | undefined,
-        opts: Selection & { status?: boolean; concurrency: number; json?: boolean },
+        opts: Selection & { status?: boolean; concurrency?: number; json?: boolean },
       ) => {
         const store = await ctx.store()
         const selected = await selectTenants(store, name, opts, 'migrate')
@@ -56,13 +58,13 @@ async function migrateSome(
   store: TenantStore,
   io: CliIO,
   tenants: string[],
-  opts: { concurrency: number; json?: boolean },
+  opts: { concurrency?: number; json?: boolean },
 ): Promise<TenantMigrationResult[]> {
   const outcomes = await eachTenant(
     io,
     tenants,
     {
-      concurrency: opts.concurrency,
+      concurrency: opts.concurrency ?? 4,
       label: 'Migrating',
       quiet: opts.json,
       describe: (r: TenantMigrationResult) => describeResult(r).slice(r.tenant.length + 2),
@@ -82,7 +84,7 @@ async function migrateSome(
 async function migrateAll(
   store: TenantStore,
   io: CliIO,
-  opts: { concurrency: number; json?: boolean },
+  opts: { concurrency?: number; json?: boolean },
 ): Promise<TenantMigrationResult[]> {
   let bar: cliProgress.SingleBar | undefined
   const onProgress = (p: MigrationProgress): void => {
@@ -107,7 +109,10 @@ async function migrateAll(
   }
   let results: TenantMigrationResult[]
   try {
-    results = await store.migrateAllTenants({ concurrency: opts.concurrency, onProgress })
+    results = await store.migrateAllTenants({
+      ...(opts.concurrency === undefined ? {} : { concurrency: opts.concurrency }),
+      onProgress,
+    })
   } finally {
     bar?.stop()
   }
