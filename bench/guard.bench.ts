@@ -6,8 +6,8 @@
 // loading and JIT warm-up cancel out. Needs valgrind (apt-get install -y valgrind).
 import { figure, hasValgrind, scriptInstructions, section, skipped, verdict } from './lib.ts'
 
-const N1 = Number(process.env.BENCH_GUARD_N1 ?? 100)
-const N2 = Number(process.env.BENCH_GUARD_N2 ?? 400)
+const N1 = Number(process.env.BENCH_GUARD_N1 ?? 50)
+const N2 = Number(process.env.BENCH_GUARD_N2 ?? 250)
 const WORK = `${import.meta.dirname}/servers/guard-work.ts`
 const ROW = 'guarded / unguarded Kysely query: instructions'
 
