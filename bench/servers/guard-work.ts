@@ -19,7 +19,7 @@ await raw.insertInto('note').values({ id: 1, text: 'hello' }).execute()
 const tenancy = createTenancy()
 const db = variant === 'guarded' ? guardTenantDb(raw, 'acme', { tenancy }) : raw
 await tenancy.withTenant('acme', async () => {
-  for (let i = 0; i < 200 + count; i++)
+  for (let i = 0; i < 300 + count; i++)
     await db.selectFrom('note').select('text').where('id', '=', 1).executeTakeFirst()
 })
 await raw.destroy()
