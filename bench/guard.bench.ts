@@ -3,8 +3,8 @@
 // database inside a tenant (servers/guard-work.ts, bundled, so no TypeScript loader runs under
 // valgrind). Instruction counts do not move with the machine's load and need few queries: the
 // per-query figure is the difference between runs of N1 and N2 queries, so start-up, module
-// loading and JIT warm-up cancel out. Fewer than this measures the JIT still tiering up: 200
-// warm-up and 50/250 queries gave 1.14×, 300 and 100/400 give 1.02×. Needs valgrind (apt-get install -y valgrind).
+// loading and JIT warm-up cancel out. Fewer than this measures the JIT still tiering up (200
+// warm-up and 50/250 queries gave 1.14×; 300 and 100/400 give 1.02×). Needs valgrind.
 import { figure, hasValgrind, scriptInstructions, section, skipped, verdict } from './lib.ts'
 
 const N1 = Number(process.env.BENCH_GUARD_N1 ?? 100)
