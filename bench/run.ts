@@ -4,7 +4,7 @@
 // `--instructions`: the CPU-bound benches also count instructions under callgrind.
 // Each file runs in a process group of its own under a time budget (TENANTRY_BENCH_FILE_BUDGET_S,
 // default 180 s; 480 s with --instructions; 300 s for fastify-db): one that overruns is killed
-// with everything it started, and its goals show as not measured, so a full run stays bounded (about 12 minutes).
+// with everything it started, and its goals show as not measured, so a full run stays bounded.
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
