@@ -9,7 +9,7 @@ import { createEmbeddedBackend, createWorker, defineJob, type JobBackend } from 
 import { createBullMQBackend } from '@tenantry/jobs/bullmq'
 import Database from 'better-sqlite3'
 import { type ConnectionOptions, Queue, Worker } from 'bullmq'
-import { compare, figure, load, median, section, spread, verdict } from './lib.ts'
+import { compare, figure, fmt, load, median, section, skipped, spread, verdict } from './lib.ts'
 
 const TENANTS = Array.from({ length: 100 }, (_, i) => `tenant-${i}`)
 const known = new Set(TENANTS)
@@ -74,7 +74,11 @@ try {
   section('BullMQ adapter vs bare BullMQ, same jobs (same bullmq copy, same job options)')
   const url = process.env.REDIS_URL
   if (url === undefined || url === '') {
-    console.log('skipped: set REDIS_URL (e.g. redis://127.0.0.1:6379) to compare against BullMQ')
+    skipped(
+      'BullMQ adapter / bare BullMQ: time to enqueue + process',
+      '≤ 1.05×',
+      'REDIS_URL is not set (e.g. redis://127.0.0.1:6379)',
+    )
   } else {
     // The bench package does not list ioredis; borrow the one @tenantry/jobs has as a dev dep.
     const { Redis } = createRequire(join(import.meta.dirname, '../packages/jobs/package.json'))(
@@ -211,12 +215,15 @@ try {
     const adapterMs = med('adapter', (x) => x.enqueueMs + x.processMs)
     figure('bare BullMQ: enqueue, then process', (M / bareMs) * 1000, 'jobs/s')
     figure('adapter: enqueue, then process', (M / adapterMs) * 1000, 'jobs/s')
-    compare(
-      `adapter vs bare BullMQ, time to enqueue + process ${M} jobs (alternating, medians of ${ROUNDS})`,
-      adapterMs,
-      bareMs,
-      'ms',
+    // Per-round ratios (each adapter round over the bare round next to it), min–median–max.
+    const perRound = (f: (x: Phased) => number) =>
+      spread(p.adapter.map((x, r) => f(x) / f(p.bare[r]!)))
+    verdict(
+      'BullMQ adapter / bare BullMQ: time to enqueue + process',
+      perRound((x) => x.enqueueMs + x.processMs),
       { max: 1.05 },
+      '×',
+      `${M} jobs, ${ROUNDS} paired rounds; medians ${fmt(adapterMs)} vs ${fmt(bareMs)} ms`,
     )
     // CPU time of this process is less disturbed by the neighbours than wall time.
     compare(

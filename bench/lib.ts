@@ -136,6 +136,18 @@ export function nsOnce(fn: () => unknown, iterations: number): number {
   return Number(process.hrtime.bigint() - t0) / iterations
 }
 
+/**
+ * Milliseconds of this process's CPU time (user + system) over one run of async `fn`: on a
+ * shared machine a single-threaded loop's CPU time moves far less with the neighbours' load
+ * than its wall time (time spent descheduled is not counted; GC helper threads are).
+ */
+export async function cpuMsOnce(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = process.cpuUsage()
+  await fn()
+  const t = process.cpuUsage(t0)
+  return (t.user + t.system) / 1000
+}
+
 /** Milliseconds of one run of async `fn`. */
 export async function msOnce(fn: () => Promise<unknown>): Promise<number> {
   const t0 = process.hrtime.bigint()

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto'
 import autocannon from 'autocannon'
 import type { Kysely } from 'kysely'
 import { pageMigrations } from './fixtures.ts'
-import { figure, load as load_, median, pairedRounds, section, verdict } from './lib.ts'
+import { figure, load as load_, median, pairedRounds, section, skipped, verdict } from './lib.ts'
 
 const VARIANTS = ['schema', 'shared'] as const
 type Variant = (typeof VARIANTS)[number]
@@ -24,7 +24,11 @@ const POOL_MAX = 10
 const migrations = pageMigrations
 
 if (DATABASE_URL === undefined) {
-  console.log('skipped: DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/test)')
+  skipped(
+    'schema per tenant (PostgreSQL) / shared schema: throughput',
+    '≥ 0.8×',
+    'DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:5432/test)',
+  )
 } else if (process.argv[2] === '--server') {
   await serve(process.argv[3] as Variant, process.argv[4]!)
 } else {

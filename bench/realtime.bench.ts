@@ -5,20 +5,20 @@
 // (tenant resolved at the upgrade, tenant-qualified channel keys, bounded send buffers, every
 // socket event inside the tenant). Each round publishes a fixed number of messages to random
 // tenants and waits (bounded) until every subscriber has each of its tenant's messages.
-// Figures: deliveries per second (wall clock, the machine is shared) and the server's CPU time
-// per delivery (moves much less with the neighbours' load).
+// Figures: per-round ratios (paired rounds in alternating order; min–median–max) of deliveries
+// per second (wall clock, the machine is shared) and of the server's CPU time per delivery
+// (moves much less with the neighbours' load).
 import { type ChildProcess, spawn } from 'node:child_process'
-import { loadavg } from 'node:os'
 import { Redis } from 'ioredis'
 import { WebSocket } from 'ws'
-import { compare, figure, section } from './lib.ts'
+import { fmt, load, pairedRounds, section, spread, verdict } from './lib.ts'
 
 const VARIANTS = ['bare', 'tenantry'] as const
 type Variant = (typeof VARIANTS)[number]
 const TENANTS = 100
 const PER_TENANT = 10
 const MESSAGES = Number(process.env.BENCH_REALTIME_MESSAGES ?? 2000) // per round
-const ROUNDS = Number(process.env.BENCH_REALTIME_ROUNDS ?? 3)
+const ROUNDS = Number(process.env.BENCH_REALTIME_ROUNDS ?? 4)
 const ROUND_TIMEOUT_MS = 60_000
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const tenantName = (i: number) => `t${i}`
@@ -207,40 +207,28 @@ async function until(done: () => boolean): Promise<void> {
 
 async function main(): Promise<void> {
   section(
-    `fan-out through Redis: ${TENANTS * PER_TENANT} WebSocket subscribers over ${TENANTS} tenants, ${MESSAGES} messages × ${ROUNDS} rounds (best round; Node ${process.version}; load ${loadavg()[0]!.toFixed(1)}, shared machine)`,
+    `fan-out through Redis: ${TENANTS * PER_TENANT} WebSocket subscribers over ${TENANTS} tenants, ${MESSAGES} messages × ${ROUNDS} paired rounds (Node ${process.version}; ${load()})`,
   )
-  const best = new Map<Variant, { perSecond: number; cpuPerDelivery: number }>()
-  for (let r = 0; r < ROUNDS; r++) {
-    for (const variant of r % 2 === 0 ? VARIANTS : [...VARIANTS].reverse()) {
-      const result = await round(variant)
-      const prev = best.get(variant)
-      best.set(variant, {
-        perSecond: Math.max(prev?.perSecond ?? 0, result.perSecond),
-        cpuPerDelivery: Math.min(
-          prev?.cpuPerDelivery ?? Number.POSITIVE_INFINITY,
-          result.cpuPerDelivery,
-        ),
-      })
-    }
-  }
-  const bare = best.get('bare')!
-  const ours = best.get('tenantry')!
-  figure('bare @fastify/websocket + Redis', bare.perSecond, 'deliveries/s')
-  compare('tenantry realtime deliveries/s', ours.perSecond, bare.perSecond, 'deliveries/s', {
-    min: 0.7,
+  const cpu: Record<Variant, number[]> = { bare: [], tenantry: [] }
+  const { values, ratios } = await pairedRounds(VARIANTS, 'bare', ROUNDS, async (variant) => {
+    const result = await round(variant)
+    cpu[variant].push(result.cpuPerDelivery)
+    return result.perSecond
   })
-  compare(
-    'tenantry realtime server CPU per delivery',
-    ours.cpuPerDelivery,
-    bare.cpuPerDelivery,
-    'µs',
-    {
-      max: 1.5,
-    },
+  const rate = (v: Variant) => spread(values[v])
+  console.log(
+    `  bare @fastify/websocket + Redis: ${fmt(rate('bare').median)} deliveries/s (${fmt(rate('bare').min)}–${fmt(rate('bare').max)}), ${fmt(spread(cpu.bare).median)} µs server CPU/delivery`,
   )
   console.log(
-    `load average after: ${loadavg()
-      .map((n) => n.toFixed(1))
-      .join(' ')}`,
+    `  tenantry: ${fmt(rate('tenantry').median)} deliveries/s (${fmt(rate('tenantry').min)}–${fmt(rate('tenantry').max)}), ${fmt(spread(cpu.tenantry).median)} µs server CPU/delivery`,
   )
+  verdict('tenantry realtime / bare: deliveries/s', ratios.tenantry, { min: 0.7 })
+  verdict(
+    'tenantry realtime / bare: server CPU per delivery',
+    spread(cpu.tenantry.map((x, i) => x / cpu.bare[i]!)),
+    { max: 1.5 },
+    '×',
+    'moves less with load',
+  )
+  console.log(`after: ${load()}`)
 }

@@ -27,6 +27,7 @@ const sync: Record<string, () => void> = {
 }
 const asyncOnes: Record<string, () => Promise<unknown>> = {
   'als-run': () => als.run({ db }, body),
+  'als-run-then': () => als.run({ db }, body).then(identity, rethrow),
   'with-tenant': () => withTenant('acme', body),
 }
 
@@ -39,3 +40,10 @@ await withTenant('acme', () =>
 const run = asyncOnes[variant]
 if (run !== undefined) for (let i = 0; i < 2_000 + count; i++) await run()
 void sink
+
+function identity<T>(v: T): T {
+  return v
+}
+function rethrow(e: unknown): never {
+  throw e
+}

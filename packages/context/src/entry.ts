@@ -161,14 +161,28 @@ export class ScopeEntry {
     tenant: string,
     fn: (tenant: string) => R | PromiseLike<R>,
   ): Promise<Awaited<R>> {
-    const scope = new Scope(tenant, this.registry.epoch, this.registry.slotCount)
+    const registry = this.registry
+    const scope = new Scope(tenant, registry.epoch, registry.slotCount)
     const frame = tenantFrame(cur, tenant, scope)
     if (this.hooks !== null) return this.enterHooked(frame, scope, fn, this.hooks)
     let result: R | PromiseLike<R>
     try {
-      // Eager resources open inside the new frame, so their factories can use the getters of
-      // resources defined before them (settings read from getDb(), a renderer from settings).
-      result = this.als.run(frame, this.runIn<R>, scope, fn)
+      // Warm eager instances are taken here, before entering: taking a cached one runs no
+      // factory. From the first cold one on, they open inside the new frame, so that factories
+      // can use the getters of resources defined before them (settings read from getDb()).
+      const eager = registry.eager
+      let i = 0
+      for (; i < eager.length; i++) {
+        const cache = eager[i]!
+        const entry = cache.warm(tenant)
+        if (entry === undefined) break
+        scope.hold(entry)
+        scope.instances[cache.slot] = entry.value
+      }
+      result =
+        i === eager.length
+          ? this.als.run(frame, fn, tenant)
+          : this.als.run(frame, this.runCold<R>, scope, i, fn)
     } catch (error) {
       scope.close()
       return Promise.reject(error)
@@ -189,11 +203,13 @@ export class ScopeEntry {
     )
   }
 
-  private readonly runIn = <R>(
+  /** Opens the eager resources from `from` on (the first cold one), then runs `fn`. */
+  private readonly runCold = <R>(
     scope: Scope,
+    from: number,
     fn: (tenant: string) => R | PromiseLike<R>,
   ): R | PromiseLike<R> => {
-    const opening = this.registry.eager.length === 0 ? undefined : this.openEager(scope)
+    const opening = this.openEager(scope, from)
     if (opening === undefined) return fn(scope.tenant)
     return opening.then(() => fn(scope.tenant))
   }
@@ -226,10 +242,13 @@ export class ScopeEntry {
     })
   }
 
-  /** Opens the eager resources into `scope`; a promise only when one is still being created. */
-  private readonly openEager = (scope: Scope): R0 => {
+  /**
+   * Opens the eager resources (from index `from` on) into `scope`; a promise only when one is
+   * still being created.
+   */
+  private readonly openEager = (scope: Scope, from = 0): R0 => {
     const eager = this.registry.eager
-    for (let i = 0; i < eager.length; i++) {
+    for (let i = from; i < eager.length; i++) {
       const cache = eager[i]!
       const entry = cache.acquire(scope.tenant)
       scope.hold(entry)

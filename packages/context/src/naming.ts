@@ -21,14 +21,23 @@ export interface NamingOptions {
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what is refused
 const UNSAFE = /[/\\\u0000-\u001f\u007f]/
 
+/** What `last` starts as: equal to no name anybody can pass. */
+const NONE = Symbol('no name yet')
+
 /** Returns a validator that throws {@link InvalidTenantNameError} for bad names. */
 export function createNameValidator(options: NamingOptions = {}): (name: unknown) => string {
   const rule = options.rule ?? DNS_LABEL
   const maxLength = options.maxLength ?? 63
   // Names already accepted, so the hot path is a Set lookup rather than a regex; bounded.
   const accepted = new Set<string>()
+  // The last accepted name: a warm loop over one tenant compares a pointer, not a hash lookup.
+  let last: unknown = NONE
   return (name: unknown): string => {
-    if (typeof name === 'string' && accepted.has(name)) return name
+    if (name === last) return name as string
+    if (typeof name === 'string' && accepted.has(name)) {
+      last = name
+      return name
+    }
     if (typeof name !== 'string') throw new InvalidTenantNameError(name, 'it must be a string')
     if (name.length === 0) throw new InvalidTenantNameError(name, 'it is empty')
     if (name.length > maxLength)
@@ -55,6 +64,7 @@ export function createNameValidator(options: NamingOptions = {}): (name: unknown
     }
     if (accepted.size >= 4096) accepted.clear()
     accepted.add(name)
+    last = name
     return name
   }
 }

@@ -123,7 +123,20 @@ export class ResourceCache<T> {
     return e
   }
 
-  /** Lets go of a hold taken by {@link acquire}. */
+  /**
+   * Takes a hold on the tenant's cached, ready instance; `undefined` (and no side effect) when
+   * it is not cached or still being created. Never calls the factory, so the warm path of a
+   * scope entry can run it before entering the tenant's frame.
+   */
+  warm(tenant: string): Entry<T> | undefined {
+    const e = this.entries.get(tenant)
+    if (e === undefined || e.pending !== null) return undefined
+    e.touched = ++this.uses
+    e.refs++
+    return e
+  }
+
+  /** Lets go of a hold taken by {@link acquire} or {@link warm}. */
   release(e: Entry<T>): void {
     e.refs--
     if (e.refs > 0) return

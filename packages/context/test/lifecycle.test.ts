@@ -383,6 +383,32 @@ describe('enterScope: a scope closed by an event', () => {
     })
   })
 
+  it('opens a cold eager resource inside the tenant after warm ones taken before it', async () => {
+    const t = tenancyWith(['a'])
+    let dbs = 0
+    t.defineResource('db', { eager: true, create: async () => ({ id: ++dbs }) })
+    const seen: unknown[] = []
+    t.defineResource('settings', {
+      eager: true,
+      create: async (tenant) => {
+        // Its factory reads the db getter: the warm db must already be in the scope.
+        seen.push([tenant, t.currentTenant(), t.getResource('db')])
+        return { tenant }
+      },
+    })
+    await t.withTenant('a', () => t.getResource('settings'))
+    await t.refreshTenant('a', ['settings'])
+    const result = await t.withTenant('a', () => [t.getResource('db'), t.getResource('settings')])
+    expect(result).toEqual([{ id: 1 }, { tenant: 'a' }])
+    expect(seen).toEqual([
+      ['a', 'a', { id: 1 }],
+      ['a', 'a', { id: 1 }],
+    ])
+    // Both holds were released when the scope ended: nothing is pinned.
+    await t.releaseTenant('a', { timeoutMs: 100 })
+    expect(t.cachedCount('db') + t.cachedCount('settings')).toBe(0)
+  })
+
   it('waits for a cold eager resource, and releases what it took when opening fails', async () => {
     const t = tenancyWith(['a'])
     const gate = deferred()

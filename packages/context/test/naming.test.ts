@@ -43,6 +43,15 @@ describe('tenant names', () => {
     expect(() => validate(42)).toThrow(InvalidTenantNameError)
   })
 
+  it('remembers accepted names without accepting anything else after them', () => {
+    const v = createNameValidator()
+    expect(v('acme')).toBe('acme')
+    expect(v('acme')).toBe('acme')
+    for (const bad of ['Acme', 'acme ', undefined, 42, ''])
+      expect(() => v(bad)).toThrow(InvalidTenantNameError)
+    expect(v('acme')).toBe('acme')
+  })
+
   it('takes a custom rule, but still refuses path characters whatever it says', () => {
     const loose = createNameValidator({ rule: () => true, maxLength: 100 })
     expect(loose('Acme_Corp:eu')).toBe('Acme_Corp:eu')
