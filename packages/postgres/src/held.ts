@@ -10,6 +10,7 @@ export interface HeldTransaction {
   abort(): Promise<void>
 }
 
+// internal sentinel: never reaches a caller (only abort() decides so, and it swallows it)
 const ABORT = new Error('aborted')
 
 /**
@@ -36,12 +37,13 @@ export async function holdTransaction(
     if (last === undefined) throw ABORT
     await last(c)
   })
+  // Boxed, so that even a falsy rejection is rethrown as it is.
   const failed = run.then(
     () => undefined,
-    (e: unknown) => e ?? new Error('the transaction failed'),
+    (error: unknown) => ({ error }),
   )
   const early = await Promise.race([ready.then(() => undefined), failed])
-  if (early !== undefined) throw early
+  if (early !== undefined) throw early.error
   return {
     client,
     async commit(fn) {
