@@ -10,7 +10,8 @@ export interface HeldTransaction {
   abort(): Promise<void>
 }
 
-// internal sentinel: never reaches a caller (only abort() decides so, and it swallows it)
+// internal sentinel: never reaches a caller. Only abort() makes `run` throw it and abort()
+// swallows it; the two archive stages never commit() after abort() (cleanup is their last call).
 const ABORT = new Error('aborted')
 
 /**
