@@ -5,6 +5,7 @@ declare module '@tenantry/context' {
     TENANTRY_CLI_CONFIG: true
     TENANTRY_CLI_USAGE: true
     TENANTRY_CLI_ABORTED: true
+    TENANTRY_CLI_COMMAND_FAILED: true
   }
 }
 

@@ -1,4 +1,4 @@
-import { JobConfigError } from './errors.js'
+import { JobConfigError, TenantRunFailedError } from './errors.js'
 import { defineJob, type Job, type JobOptions } from './job.js'
 
 /** The store methods the backup job uses (a tenantry store has them). */
@@ -55,10 +55,7 @@ export function defineBackupJob(options: BackupJobOptions): Job<Record<string, n
       // Only the first attempt schedules the next run: a retry must not fork the schedule.
       if (everyMs !== undefined && ctx.attempt === 1)
         await job.enqueue({}, { tenant: null, delay: everyMs })
-      if (run.failed.length > 0)
-        throw new Error(
-          `Backups failed for ${run.failed.map((f) => `${f.tenant} (${f.error})`).join(', ')}.`,
-        )
+      if (run.failed.length > 0) throw new TenantRunFailedError('Backups', run.failed)
       return run
     },
     jobOptions,

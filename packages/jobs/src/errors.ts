@@ -10,6 +10,7 @@ declare module '@tenantry/context' {
     TENANTRY_JOB_ENVELOPE: true
     TENANTRY_JOB_PERMANENT: true
     TENANTRY_JOB_FAILED: true
+    TENANTRY_JOB_TENANTS_FAILED: true
   }
 }
 
@@ -85,6 +86,23 @@ export class JobFailedError extends TenantryError {
       `A job handler threw a value that is not an Error (${describe(value).slice(0, 200)}). Throw Error objects so that the stack and code are kept.`,
       { cause: value },
     )
+  }
+}
+
+/**
+ * A run over every tenant (the backup or purge job) finished, but some tenants failed: the
+ * others were done. The job fails so that it is retried (and reported) like any failed job.
+ */
+export class TenantRunFailedError extends TenantryError {
+  /** The tenants that failed, each with its error's message. */
+  readonly failed: readonly { tenant: string; error: string }[]
+
+  constructor(what: string, failed: readonly { tenant: string; error: string }[]) {
+    super(
+      'TENANTRY_JOB_TENANTS_FAILED',
+      `${what} failed for ${failed.map((f) => `${f.tenant} (${f.error})`).join(', ')}.`,
+    )
+    this.failed = failed
   }
 }
 

@@ -1,4 +1,4 @@
-import { JobConfigError } from './errors.js'
+import { JobConfigError, TenantRunFailedError } from './errors.js'
 import { defineJob, type Job, type JobOptions } from './job.js'
 
 /** The store method the purge job uses (a tenantry store with soft deletes has it). */
@@ -46,10 +46,7 @@ export function definePurgeJob(options: PurgeJobOptions): Job<Record<string, nev
       // Only the first attempt schedules the next run: a retry must not fork the schedule.
       if (everyMs !== undefined && ctx.attempt === 1)
         await job.enqueue({}, { tenant: null, delay: everyMs })
-      if (run.failed.length > 0)
-        throw new Error(
-          `Purges failed for ${run.failed.map((f) => `${f.tenant} (${f.error})`).join(', ')}.`,
-        )
+      if (run.failed.length > 0) throw new TenantRunFailedError('Purges', run.failed)
       return run
     },
     jobOptions,

@@ -4,6 +4,7 @@ declare module '@tenantry/context' {
   interface TenantryErrorCodes {
     TENANTRY_SCHEMA_NAME: true
     TENANTRY_MOVE_FAILED: true
+    TENANTRY_ROW_LEVEL_REFUSED: true
   }
 }
 
@@ -45,5 +46,16 @@ export class TenantMoveError extends TenantryError {
     this.tenant = tenant
     this.from = from
     this.to = to
+  }
+}
+
+/**
+ * Row-level mode refused something it cannot keep tenant-safe: a table without the tenant
+ * column, an added column with an inline key (which cannot start with the tenant column), or a
+ * streamed query outside a transaction (the tenant setting lives only in a transaction).
+ */
+export class RowLevelRefusedError extends TenantryError {
+  constructor(message: string) {
+    super('TENANTRY_ROW_LEVEL_REFUSED', `Row-level mode: ${message}`)
   }
 }

@@ -10,6 +10,8 @@ export interface HeldTransaction {
   abort(): Promise<void>
 }
 
+// internal sentinel: never reaches a caller. Only abort() makes `run` throw it and abort()
+// swallows it; the two archive stages never commit() after abort() (cleanup is their last call).
 const ABORT = new Error('aborted')
 
 /**
@@ -36,12 +38,13 @@ export async function holdTransaction(
     if (last === undefined) throw ABORT
     await last(c)
   })
+  // Boxed, so that even a falsy rejection is rethrown as it is.
   const failed = run.then(
     () => undefined,
-    (e: unknown) => e ?? new Error('the transaction failed'),
+    (error: unknown) => ({ error }),
   )
   const early = await Promise.race([ready.then(() => undefined), failed])
-  if (early !== undefined) throw early
+  if (early !== undefined) throw early.error
   return {
     client,
     async commit(fn) {

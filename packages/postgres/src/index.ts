@@ -7,7 +7,7 @@
 // The store kit's contract, errors and helpers (`withTransaction`, `TenantStore`, ...), so an
 // application imports everything from the backend it uses.
 export * from '@tenantry/kysely'
-export { SchemaNameError, TenantMoveError } from './errors.js'
+export { RowLevelRefusedError, SchemaNameError, TenantMoveError } from './errors.js'
 export {
   ConnectionLostError,
   DatabaseFailoverError,

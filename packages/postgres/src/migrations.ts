@@ -176,7 +176,8 @@ export class MigrationSet extends MigrationVersion {
           `create table ${this.recordTable(schema)} (name varchar(255) not null primary key, timestamp varchar(255) not null)`,
         )
       const done = applied ?? []
-      checkOrder(names, done)
+      const problem = orderProblem(names, done)
+      if (problem !== undefined) throw new MigrationFailedError(who, undefined, problem)
       const pending = names.slice(done.length)
       if (pending.length === 0) return []
       let db = kyselyOnClient(client, schema)
@@ -202,14 +203,12 @@ export class MigrationSet extends MigrationVersion {
 }
 
 /** Kysely's rules: every applied migration still exists, and they are the first ones by name. */
-function checkOrder(names: string[], applied: string[]): void {
+function orderProblem(names: string[], applied: string[]): string | undefined {
   for (const name of applied)
     if (!names.includes(name))
-      throw new Error(`corrupted migrations: previously executed migration ${name} is missing`)
-  applied.forEach((name, i) => {
-    if (names[i] !== name)
-      throw new Error(
-        `corrupted migrations: expected previously executed migration ${name} to be at index ${i} but ${names[i]} was found in its place. New migrations must always have a name that comes alphabetically after the last executed migration.`,
-      )
-  })
+      return `corrupted migrations: previously executed migration ${name} is missing`
+  const i = applied.findIndex((name, i) => names[i] !== name)
+  if (i >= 0)
+    return `corrupted migrations: expected previously executed migration ${applied[i]} to be at index ${i} but ${names[i]} was found in its place. New migrations must always have a name that comes alphabetically after the last executed migration.`
+  return undefined
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { UnknownTenantError } from '@tenantry/context'
 import {
   type ArchiveBackend,
+  ArchiveSchemaError,
   ensureSeedsTable,
   migrationStamp,
   SEEDS_TABLE,
@@ -185,7 +186,10 @@ function postgresArchiveBackend(store: PostgresOperationsStore): ArchiveBackend 
               const applied = await ctx.applied(c, temp)
               const all = await ctx.migrationNames()
               if (applied.join('\n') !== all.join('\n'))
-                throw new Error(`the restored schema has migrations ${applied.join(', ')}`)
+                throw new ArchiveSchemaError(
+                  tenant,
+                  `The restored schema of "${tenant}" has migrations ${applied.join(', ')}, this app's are ${all.join(', ')}; nothing was changed.`,
+                )
               // The rest happens in the same transaction, before COMMIT.
               if (await ctx.exists(c, tenant)) unhide = await ctx.hide(tenant)
               await ctx.remove(c, tenant)

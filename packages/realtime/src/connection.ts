@@ -1,6 +1,7 @@
 import type { TenantScope } from '@tenantry/context'
 import type { FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
+import { RealtimeUnsupportedError } from './errors.js'
 
 /** One message as it goes out: framed once per publish, shared by every subscriber. */
 export class Outgoing {
@@ -110,7 +111,9 @@ export class RealtimeConnection {
   onMessage(fn: (text: string) => unknown): void {
     const socket = this.socket
     if (socket === undefined)
-      throw new TypeError('onMessage: Server-Sent Events carry no client messages.')
+      throw new RealtimeUnsupportedError(
+        'onMessage: Server-Sent Events carry no client messages; use a WebSocket route for them.',
+      )
     socket.on('message', (data, isBinary) => {
       if (!isBinary) this.guard(() => fn(String(data)))
     })

@@ -5,6 +5,7 @@ declare module '@tenantry/context' {
     TENANTRY_REALTIME_NO_TENANT: true
     TENANTRY_REALTIME_LIMIT: true
     TENANTRY_REALTIME_CHANNEL: true
+    TENANTRY_REALTIME_UNSUPPORTED: true
   }
 }
 
@@ -50,5 +51,12 @@ export class RealtimeChannelError extends TenantryError {
       'TENANTRY_REALTIME_CHANNEL',
       `A realtime channel name must be a non-empty string (got ${typeof channel === 'string' ? '""' : typeof channel}).`,
     )
+  }
+}
+
+/** The connection's transport cannot do this: `onMessage` on an event stream (a programming error). */
+export class RealtimeUnsupportedError extends TenantryError {
+  constructor(message: string) {
+    super('TENANTRY_REALTIME_UNSUPPORTED', message)
   }
 }

@@ -1,5 +1,5 @@
 import { tenantKey } from '@tenantry/cache'
-import { tenancy as sharedTenancy, type Tenancy } from '@tenantry/context'
+import { tenancy as sharedTenancy, type Tenancy, TenancyConfigError } from '@tenantry/context'
 import type { FastifyInstance } from 'fastify'
 import { type Broker, localBroker } from './broker.js'
 import { type ConnectionHost, Outgoing, type RealtimeConnection } from './connection.js'
@@ -293,7 +293,9 @@ function checkChannel(channel: unknown): asserts channel is string {
 
 function positive(n: number, name: string): number {
   if (!Number.isFinite(n) || n <= 0)
-    throw new RangeError(`${name} must be a positive number (got ${n}).`)
+    throw new TenancyConfigError(
+      `@tenantry/realtime: ${name} must be a positive number (got ${n}).`,
+    )
   return n
 }
 

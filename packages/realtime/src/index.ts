@@ -4,7 +4,12 @@
  */
 export { type Broker, localBroker } from './broker.js'
 export { type CloseReason, RealtimeConnection } from './connection.js'
-export { RealtimeChannelError, RealtimeLimitError, RealtimeNoTenantError } from './errors.js'
+export {
+  RealtimeChannelError,
+  RealtimeLimitError,
+  RealtimeNoTenantError,
+  RealtimeUnsupportedError,
+} from './errors.js'
 export {
   type CloseTenantOptions,
   createRealtime,

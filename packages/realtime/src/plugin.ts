@@ -1,4 +1,5 @@
 import websocket, { type WebsocketPluginOptions } from '@fastify/websocket'
+import { TenancyConfigError } from '@tenantry/context'
 import type { FastifyPluginCallback } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Realtime } from './hub.js'
@@ -14,7 +15,7 @@ export interface RealtimePluginOptions {
 const plugin: FastifyPluginCallback<RealtimePluginOptions> = (fastify, options, next) => {
   if (!fastify.hasPlugin('@tenantry/fastify')) {
     next(
-      new Error(
+      new TenancyConfigError(
         "@tenantry/realtime needs @tenantry/fastify registered first: it resolves each connection's tenant at the upgrade, with the same rules as HTTP.",
       ),
     )

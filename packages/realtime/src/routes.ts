@@ -1,4 +1,4 @@
-import type { TenantScope } from '@tenantry/context'
+import { TenancyConfigError, type TenantScope } from '@tenantry/context'
 import type {} from '@tenantry/fastify' // request.tenant
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify'
 import type { WebSocket } from 'ws'
@@ -66,7 +66,9 @@ function admitter(hub: Realtime) {
 function take(request: FastifyRequest): Admission {
   const admission = (request as Admitted)[kAdmitted]
   if (admission === undefined)
-    throw new Error('@tenantry/realtime: the route ran without its preHandler (was it replaced?).')
+    throw new TenancyConfigError(
+      '@tenantry/realtime: the route ran without its preHandler (was it replaced?).',
+    )
   ;(request as Admitted)[kAdmitted] = undefined
   return admission
 }
@@ -94,7 +96,7 @@ export function websocketRoute(
 ): void {
   // Without @fastify/websocket, `websocket: true` would be ignored and this a plain GET route.
   if (!app.hasPlugin('@tenantry/realtime'))
-    throw new Error(
+    throw new TenancyConfigError(
       `@tenantry/realtime: register realtimePlugin on the app before the route ${url}.`,
     )
   app.get(

@@ -143,3 +143,25 @@ describe('channels are per tenant', () => {
     expect(s.records.at(-1)).toMatch(/^event: close/)
   })
 })
+
+test('onMessage on an event stream is refused with TENANTRY_REALTIME_UNSUPPORTED', async () => {
+  const { tenancy } = makeTenancy()
+  let refused: unknown
+  const { base } = await server(tenancy, (app, hub) => {
+    hub.eventStream(app, '/t/:tenant/events', (conn) => {
+      try {
+        conn.onMessage(() => {})
+      } catch (error) {
+        refused = error
+      }
+      conn.send('ready', true)
+    })
+  })
+  const acme = await stream(`${base}/t/acme/events`)
+  cleanup.push(() => acme.close())
+  await waitFor(() => acme.records.length === 1, 'the ready record')
+  expect(refused).toMatchObject({
+    code: 'TENANTRY_REALTIME_UNSUPPORTED',
+    message: expect.stringContaining('WebSocket'),
+  })
+})

@@ -134,8 +134,23 @@ test('a WebSocket route on an app without realtimePlugin is refused at registrat
   const app = Fastify()
   cleanup.push(() => app.close())
   expect(() => createRealtime({ tenancy }).websocket(app, '/live', () => {})).toThrow(
-    /register realtimePlugin/,
+    expect.objectContaining({
+      code: 'TENANTRY_CONFIG',
+      message: expect.stringMatching(/register realtimePlugin/),
+    }),
   )
+})
+
+test('an option that is not a positive number is refused with TENANTRY_CONFIG, naming it', async () => {
+  const { tenancy } = makeTenancy()
+  const { createRealtime } = await import('../src/index.js')
+  for (const heartbeatMs of [0, -1, Number.NaN])
+    expect(() => createRealtime({ tenancy, heartbeatMs })).toThrow(
+      expect.objectContaining({
+        code: 'TENANTRY_CONFIG',
+        message: expect.stringContaining('heartbeatMs'),
+      }),
+    )
 })
 
 test('the route’s own preHandler runs first: a refused client takes no slot', async () => {

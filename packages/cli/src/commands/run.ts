@@ -84,7 +84,15 @@ function shell(ctx: CommandContext, command: string, tenant: string): Promise<vo
     child.stderr.on('data', (c) => ctx.io.stderr.write(c))
     child.on('error', fail)
     child.on('close', (code) =>
-      code === 0 ? done() : fail(new Error(`the command exited with code ${code}`)),
+      code === 0
+        ? done()
+        : fail(
+            new CliError(
+              'TENANTRY_CLI_COMMAND_FAILED',
+              EXIT.FAILURE,
+              `the command exited with code ${code}`,
+            ),
+          ),
     )
   })
 }

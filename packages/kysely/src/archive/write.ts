@@ -5,7 +5,13 @@ import { join } from 'node:path'
 import { Transform, type Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import tar from 'tar-stream'
-import { type ArchiveChecksums, type ArchiveManifest, ENTRY, encodeValue } from './format.js'
+import {
+  type ArchiveChecksums,
+  ArchiveInvalidError,
+  type ArchiveManifest,
+  ENTRY,
+  encodeValue,
+} from './format.js'
 
 /** What {@link writeArchive} packs: a manifest and where its parts come from. */
 export interface ArchiveSource {
@@ -70,7 +76,7 @@ export async function writeArchive(
         done(
           got === size
             ? null
-            : new Error(
+            : new ArchiveInvalidError(
                 `${name} shrank from ${size} to ${got} bytes while it was read; back up again.`,
               ),
         )
@@ -90,7 +96,8 @@ export async function writeArchive(
     await add(ENTRY.manifest, Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`))
     if (manifest.database !== undefined) {
       const file = source.databaseFile
-      if (file === undefined) throw new Error('writeArchive: manifest.database without a file.')
+      if (file === undefined)
+        throw new ArchiveInvalidError('the manifest names a database but the source has no file.')
       await addFile(ENTRY.database, file, (await lstat(file)).size, 0o600)
     }
     for (const table of manifest.tables) {

@@ -1,5 +1,6 @@
 import {
   type ArchiveBackend,
+  ArchiveInvalidError,
   ArchiveSchemaError,
   TenantExistsError,
   type TenantSnapshot,
@@ -213,7 +214,7 @@ async function verifyCounts(
       [tenant],
     )
     if (Number(rows[0]?.n) !== n)
-      throw new Error(
+      throw new ArchiveInvalidError(
         `restoring "${tenant}": table "${name}" holds ${rows[0]?.n} rows, the archive ${n}; nothing was changed`,
       )
   }

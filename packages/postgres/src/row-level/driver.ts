@@ -11,6 +11,7 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely'
+import { RowLevelRefusedError } from '../errors.js'
 import { TENANT_SETTING } from './plugin.js'
 
 /** `select set_config('app.tenant', '<tenant>', true)`: the tenant, for this transaction only. */
@@ -48,7 +49,9 @@ class TenantConnection implements DatabaseConnection {
     chunkSize?: number,
   ): AsyncIterableIterator<QueryResult<R>> {
     if (!this.inTransaction)
-      throw new Error('row-level mode streams only inside a transaction (withTransaction)')
+      throw new RowLevelRefusedError(
+        'a query streams only inside a transaction (withTransaction), where the tenant is set.',
+      )
     yield* this.inner.streamQuery<R>(query, chunkSize)
   }
 }

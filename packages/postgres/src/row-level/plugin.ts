@@ -20,6 +20,7 @@ import {
   UniqueConstraintNode,
   type UnknownRow,
 } from 'kysely'
+import { RowLevelRefusedError } from '../errors.js'
 
 /** The setting that carries the current tenant inside a row-level transaction. */
 export const TENANT_SETTING = 'app.tenant'
@@ -86,8 +87,8 @@ export class TenantColumnPlugin implements KyselyPlugin {
     // node cannot hold both the column and a table constraint: ask for two statements.
     for (const a of node.columnAlterations ?? [])
       if (a.kind === 'AddColumnNode' && (a.column.unique || a.column.references !== undefined))
-        throw new Error(
-          `row-level mode: add column "${a.column.column.column.name}" without unique()/references(), then add the key with a second alterTable(): addUniqueConstraint / addForeignKeyConstraint (the store puts ${this.column} first in it)`,
+        throw new RowLevelRefusedError(
+          `add column "${a.column.column.column.name}" without unique()/references(), then add the key with a second alterTable(): addUniqueConstraint / addForeignKeyConstraint (the store puts ${this.column} first in it)`,
         )
     return node
   }

@@ -1,5 +1,6 @@
 import { SEEDS_TABLE } from '@tenantry/kysely'
 import type pg from 'pg'
+import { RowLevelRefusedError } from '../errors.js'
 import { quoteIdent } from '../naming.js'
 import { CURRENT_TENANT_SQL } from './plugin.js'
 
@@ -63,7 +64,7 @@ export async function applyTenantPolicies(
   for (const t of await tables(client, schema, column)) {
     if (exempt.includes(t.name) || t.rls) continue
     if (!t.has_column)
-      throw new Error(
+      throw new RowLevelRefusedError(
         `table "${t.name}" in the row-level schema "${schema}" has no "${column}" column: create tables with db.schema.createTable in a migration (the store adds the column), or add "${column} text not null default ${CURRENT_TENANT_SQL}" and key constraints that start with it`,
       )
     const table = `${quoteIdent(schema)}.${quoteIdent(t.name)}`

@@ -44,6 +44,7 @@ export async function copyTenant(
   target: pg.ClientBase,
   targetSchema: string,
   exempt: readonly string[],
+  fail: (reason: string) => Error,
 ): Promise<Map<string, number>> {
   const all = await relations(source, sourceSchema)
   const tables = all.filter((r) => r.kind !== 'S' && !exempt.includes(r.name))
@@ -63,9 +64,7 @@ export async function copyTenant(
       await count(target, q(targetSchema, name)),
     ]
     if (from !== to)
-      throw new Error(
-        `copying table "${name}" moved ${to} of ${from} rows; the move was undone, the tenant stays where it was`,
-      )
+      throw fail(`copying table "${name}" moved ${to} of ${from} rows; the move was undone`)
     counts.set(name, to)
   }
   for (const seq of all.filter((r) => r.kind === 'S')) {

@@ -1,3 +1,5 @@
+import { TenancyConfigError } from '@tenantry/context'
+import { TenantBusyError } from '@tenantry/kysely'
 import type pg from 'pg'
 import { quoteIdent } from '../naming.js'
 
@@ -18,7 +20,7 @@ export const leastTenants: PlacementPolicy = (_tenant, counts) => {
   let best: string | undefined
   for (const [shard, n] of [...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
     if (best === undefined || n < counts.get(best)!) best = shard
-  if (best === undefined) throw new Error('no shards configured')
+  if (best === undefined) throw new TenancyConfigError('leastTenants: no shards configured.')
   return best
 }
 
@@ -117,7 +119,8 @@ export class Placement {
       [this.prefix, tenant, shard],
     )
     const row = await this.get(tenant)
-    if (row === undefined) throw new Error(`placement of "${tenant}" vanished while creating it`)
+    // Only a destroy by another process between the two statements removes it.
+    if (row === undefined) throw new TenantBusyError(tenant, 0)
     return row
   }
 

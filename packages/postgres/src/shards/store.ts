@@ -287,7 +287,14 @@ class ShardedStore<DB, CentralDB>
       try {
         await this.shard(from).withTenantLock(tenant, async (source, sourceSchema) => {
           await target.withTenantLock(tenant, (dest, destSchema) =>
-            copyTenant(source, sourceSchema, dest, destSchema, [RECORD]),
+            copyTenant(
+              source,
+              sourceSchema,
+              dest,
+              destSchema,
+              [RECORD],
+              (reason) => new TenantMoveError(tenant, from, toShard, reason),
+            ),
           )
           if (!(await this.placement.switch(tenant, from, toShard)))
             throw new TenantMoveError(tenant, from, toShard, 'its placement changed meanwhile')
