@@ -10,8 +10,6 @@ const root = join(import.meta.dirname, '..', '..', '..')
 const ALLOWED: Record<string, string> = {
   'packages/postgres/src/held.ts':
     'internal sentinel: never reaches a caller (ABORT rolls back a held transaction)',
-  'packages/sqlite/src/driver.ts': 'converted after the sqlperf merge',
-  'packages/sqlite/src/migrate-workers.ts': 'converted after the sqlperf merge',
 }
 
 // test-utils is test code, not a package a user installs.

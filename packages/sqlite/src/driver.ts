@@ -1,3 +1,4 @@
+import { TenantryError } from '@tenantry/context'
 import type Database from 'better-sqlite3'
 import {
   CompiledQuery,
@@ -244,7 +245,10 @@ class TenantSqliteConnection implements DatabaseConnection {
   async *streamQuery<R>(compiled: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
     const { sql, parameters, query } = compiled
     if (!SelectQueryNode.is(query))
-      throw new Error('Sqlite driver only supports streaming of select queries')
+      throw new TenantryError(
+        'TENANTRY_OPERATION_UNSUPPORTED',
+        'The SQLite store streams only SELECT queries (.stream()); run writes with .execute().',
+      )
     // Not from the cache: an iterating statement is busy until the stream ends.
     const stmt = (this.tx ?? this.main).db.prepare(sql) as Database.Statement
     for (const row of stmt.iterate(parameters as unknown[])) yield { rows: [row as R] }

@@ -1,7 +1,12 @@
 import { availableParallelism } from 'node:os'
 import { pathToFileURL } from 'node:url'
 import { Worker } from 'node:worker_threads'
-import type { MigrateAllOptions, TenantMigrationResult } from '@tenantry/kysely'
+import { TenantryError, type TenantryErrorCode } from '@tenantry/context'
+import {
+  type MigrateAllOptions,
+  MigrationFailedError,
+  type TenantMigrationResult,
+} from '@tenantry/kysely'
 import type { BucketingOptions } from './layout.js'
 
 /**
@@ -58,10 +63,18 @@ export function serializeError(error: unknown): SerializedError {
 
 /** The error a worker reported, rebuilt with its name, message, stack, `code` and `tenant`. */
 function rebuild(s: SerializedError): Error {
-  const error = Object.assign(new Error(s.message), { code: s.code, tenant: s.tenant })
+  // A worker reports tenantry's own errors (a migration's failure or a fault, each coded); an
+  // uncoded one can only be the migration's own, which is what MIGRATION_FAILED says.
+  const code = isTenantryCode(s.code) ? s.code : 'TENANTRY_MIGRATION_FAILED'
+  const error = Object.assign(new TenantryError(code, s.message), { tenant: s.tenant })
   error.name = s.name
   if (s.stack !== undefined) error.stack = s.stack
   return error
+}
+
+/** Whether a worker's `code` is one of tenantry's (they all start with the prefix). */
+function isTenantryCode(code: unknown): code is TenantryErrorCode {
+  return typeof code === 'string' && code.startsWith('TENANTRY_')
 }
 
 /** How many threads `migrateAllTenants` starts: `concurrency`, default one per core. */
@@ -131,7 +144,9 @@ export async function migrateInWorkers(
       record(i, {
         tenant: tenants[i]!,
         applied: [],
-        error: failure?.reason ?? new Error('no result'),
+        error:
+          failure?.reason ??
+          new MigrationFailedError(tenants[i]!, undefined, 'its worker thread ended before it'),
       })
   return results as TenantMigrationResult[]
 }
