@@ -87,8 +87,10 @@ describe('onResponse hooks', () => {
 
   it('still refuses an async hook that takes done, as Fastify does', async () => {
     h = await makeApp({ resolve: fromSubdomain({ root: 'example.com' }) })
-    expect(() =>
-      h.app.addHook('onResponse', async (_req: unknown, _reply: unknown, _done: unknown) => {}),
-    ).toThrow(expect.objectContaining({ code: 'FST_ERR_HOOK_INVALID_ASYNC_HANDLER' }))
+    // An async function that also takes done (the types refuse it too, hence the cast).
+    const invalid = async (_req: unknown, _reply: unknown, _done: unknown) => {}
+    expect(() => h.app.addHook('onResponse', invalid as never)).toThrow(
+      expect.objectContaining({ code: 'FST_ERR_HOOK_INVALID_ASYNC_HANDLER' }),
+    )
   })
 })
