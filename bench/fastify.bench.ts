@@ -159,7 +159,8 @@ async function countInstructions(into: Map<string, number>): Promise<void> {
 // differ in one thing (see servers/hello.ts).
 function printPrices(c: Map<string, number>): void {
   const at = (key: string) => c.get(key)!
-  const k = (n: number) => `${n >= 0 ? '+' : ''}${Math.round(n / 1000)}k`
+  const abs = (n: number) => `${Math.round(n / 1000)}k`
+  const k = (n: number) => `${n >= 0 ? '+' : ''}${abs(n)}`
   section(`price of each guarantee (instructions per request, under callgrind${TAG})`)
   console.log(
     `context in the handler (a bare ALS hook over bare Fastify): ${k(at('GET als-hook') - at('GET bare'))}`,
@@ -179,6 +180,6 @@ function printPrices(c: Map<string, number>): void {
     `context after body parsing (POST over GET, tenantry minus the ALS hook, which loses the context there): ${k(at('POST tenantry') - at('POST als-hook') - (at('GET tenantry') - at('GET als-hook')))}`,
   )
   console.log(
-    `POST /echo: bare ${k(at('POST bare'))}, ALS hook ${k(at('POST als-hook'))}, tenantry ${k(at('POST tenantry'))}`,
+    `POST /echo: bare ${abs(at('POST bare'))}, ALS hook ${abs(at('POST als-hook'))}, tenantry ${abs(at('POST tenantry'))}`,
   )
 }
