@@ -2,7 +2,10 @@
 // @fastify/request-context and @tenantry/fastify, each server in its own process pinned to one
 // core, autocannon pinned to the other. Paired rounds in alternating order; each ratio is taken
 // within a round and reported as median (min–max). With --instructions, each server also runs
-// under callgrind and the instructions per request are compared (they do not move with load).
+// under callgrind and the instructions per request are compared (they do not move with load),
+// with the price of each guarantee. TENANTRY_BENCH_NODE=/path/to/node runs the servers on
+// another Node (the load generator stays on this one).
+import { spawnSync } from 'node:child_process'
 import autocannon from 'autocannon'
 import {
   fmt,
@@ -28,13 +31,21 @@ const SECONDS = Number(process.env.BENCH_FASTIFY_SECONDS ?? 3)
 const ROUNDS = Number(process.env.BENCH_FASTIFY_ROUNDS ?? 5)
 const CONNECTIONS = 10
 const HOST = 'acme.localhost'
+// TENANTRY_BENCH_NODE: another Node binary for the servers (e.g. Node 24, where
+// AsyncLocalStorage runs on AsyncContextFrame instead of promise hooks).
+const NODE = process.env.TENANTRY_BENCH_NODE || undefined
+const NODE_VERSION =
+  NODE === undefined ? process.version : spawnSync(NODE, ['-v'], { encoding: 'utf8' }).stdout.trim()
+const TAG = NODE === undefined ? '' : ` (Node ${NODE_VERSION})`
+const PARALLEL = Number(process.env.BENCH_FASTIFY_PARALLEL ?? 2)
 
 const serverCpu = pinLoadGenerator()
 section(
-  `hello world over HTTP: ${CONNECTIONS} connections, ${ROUNDS} paired rounds of ${SECONDS} s, alternating order; servers pinned to CPU ${serverCpu ?? '(none)'}; Node ${process.version}; ${load()}`,
+  `hello world over HTTP: ${CONNECTIONS} connections, ${ROUNDS} paired rounds of ${SECONDS} s, alternating order; servers pinned to CPU ${serverCpu ?? '(none)'}; Node ${NODE_VERSION}; ${load()}`,
 )
 const servers = new Map<Variant, Server>()
-for (const v of VARIANTS) servers.set(v, await startServer(SERVER, [v], { cpu: serverCpu }))
+for (const v of VARIANTS)
+  servers.set(v, await startServer(SERVER, [v], { cpu: serverCpu, node: NODE }))
 
 async function round(v: Variant, seconds: number): Promise<{ rps: number; cpuUs: number }> {
   const server = servers.get(v)!
@@ -67,22 +78,18 @@ try {
     console.log(
       `  ${v}: ${fmt(Math.min(...values[v]))}–${fmt(Math.max(...values[v]))} req/s, ${fmt(spread(cpuOf(v)).median)} µs server CPU/request; vs bare ${fmtRatio(ratios[v])} req/s, ${fmtRatio(spread(cpuRatio(v, 'bare')))} CPU/request`,
     )
-  verdict('Fastify hello, @tenantry/fastify / bare: throughput', ratios.tenantry, { min: 0.95 })
+  verdict(`Fastify hello, @tenantry/fastify / bare: throughput${TAG}`, ratios.tenantry, {
+    min: 0.95,
+  })
 
   // Instruction goals: counted under callgrind with --instructions; otherwise the server's
   // CPU time per request stands in (it moves with load, instructions do not).
   let per: Record<Variant, number> | undefined
+  const count = new Map<string, number>()
   if (INSTRUCTIONS && hasValgrind()) {
+    await countInstructions(count)
     per = {} as Record<Variant, number>
-    for (const v of VARIANTS) {
-      per[v] = await serverInstructions(
-        SERVER,
-        [v],
-        (port, n) => sequentialRequests(port, n, { host: HOST }),
-        { warm: 400, small: 100, large: 700 },
-      )
-      console.log(`  ${v}: ${Math.round(per[v] / 1000)}k instructions/request (GET /)`)
-    }
+    for (const v of VARIANTS) per[v] = count.get(`GET ${v}`)!
   }
   const goals: [string, Variant, number][] = [
     ['bare', 'bare', 1.1],
@@ -90,7 +97,7 @@ try {
     ['a hand-written ALS onRequest hook', 'als-hook', 1.05],
   ]
   for (const [label, base, max] of goals) {
-    const row = `Fastify hello, @tenantry/fastify / ${label}: instructions`
+    const row = `Fastify hello, @tenantry/fastify / ${label}: instructions${TAG}`
     if (per !== undefined) verdict(row, per.tenantry / per[base], { max })
     else
       verdict(
@@ -102,40 +109,77 @@ try {
       )
   }
   verdict(
-    '  (floor) ALS onRequest hook / bare: instructions or CPU',
+    `  (floor) ALS onRequest hook / bare: instructions or CPU${TAG}`,
     per ? per['als-hook'] / per.bare : spread(cpuRatio('als-hook', 'bare')),
     { max: 1.1 },
     '×',
     'the context variable alone',
   )
-
-  // The price of each guarantee, in instructions per request (callgrind only).
-  if (per !== undefined) {
-    section('price of each guarantee (instructions per request, under callgrind)')
-    const post = {} as Record<'bare' | 'als-hook' | 'tenantry', number>
-    const body = JSON.stringify({ title: 'hello', tags: ['a', 'b'] })
-    for (const v of ['bare', 'als-hook', 'tenantry'] as const)
-      post[v] = await serverInstructions(
-        SERVER,
-        [v],
-        (port, n) =>
-          sequentialRequests(port, n, { host: HOST, method: 'POST', path: '/echo', body }),
-        { warm: 400, small: 100, large: 700 },
-      )
-    const k = (n: number) => `${Math.round(n / 1000)}k`
-    console.log(
-      `context in the handler (a bare ALS hook over bare Fastify): +${k(per['als-hook'] - per.bare)}`,
-    )
-    console.log(
-      `the tenant scope (resolve, name rule, tenant source, pinned resources, released after onResponse, abort and timeout hooks; GET over the ALS hook): +${k(per.tenantry - per['als-hook'])}`,
-    )
-    console.log(
-      `context after body parsing (POST over GET, tenantry minus the ALS hook, which loses the context there): +${k(post.tenantry - post['als-hook'] - (per.tenantry - per['als-hook']))}`,
-    )
-    console.log(
-      `POST /echo: bare ${k(post.bare)}, ALS hook ${k(post['als-hook'])}, tenantry ${k(post.tenantry)}`,
-    )
-  }
+  if (per !== undefined) printPrices(count)
 } finally {
   for (const s of servers.values()) await s.stop()
+}
+
+// Every count of the run, two servers under callgrind at a time (counts do not move with load):
+// GET / of each variant, GET / of the two with one onResponse hook, POST /echo of three.
+async function countInstructions(into: Map<string, number>): Promise<void> {
+  const body = JSON.stringify({ title: 'hello', tags: ['a', 'b'] })
+  const jobs: [string, string[], 'GET' | 'POST'][] = [
+    ...VARIANTS.map((v): [string, string[], 'GET'] => [`GET ${v}`, [v], 'GET']),
+    ['GET tenantry-tenant', ['tenantry-tenant'], 'GET'],
+    ['GET als-hook on-response', ['als-hook', 'on-response'], 'GET'],
+    ['GET tenantry on-response', ['tenantry', 'on-response'], 'GET'],
+    ...(['bare', 'als-hook', 'tenantry'] as const).map((v): [string, string[], 'POST'] => [
+      `POST ${v}`,
+      [v],
+      'POST',
+    ]),
+  ]
+  let next = 0
+  const worker = async () => {
+    while (next < jobs.length) {
+      const [key, args, method] = jobs[next++]!
+      const request =
+        method === 'GET' ? { host: HOST } : { host: HOST, method, path: '/echo', body }
+      const n = await serverInstructions(
+        SERVER,
+        args,
+        (port, count) => sequentialRequests(port, count, request),
+        { warm: 400, small: 100, large: 700 },
+        NODE,
+      )
+      into.set(key, n)
+      console.log(`  ${key}: ${Math.round(n / 1000)}k instructions/request`)
+    }
+  }
+  await Promise.all(Array.from({ length: PARALLEL }, worker))
+}
+
+// The price of each guarantee, in instructions per request: differences between servers that
+// differ in one thing (see servers/hello.ts).
+function printPrices(c: Map<string, number>): void {
+  const at = (key: string) => c.get(key)!
+  const abs = (n: number) => `${Math.round(n / 1000)}k`
+  const k = (n: number) => `${n >= 0 ? '+' : ''}${abs(n)}`
+  section(`price of each guarantee (instructions per request, under callgrind${TAG})`)
+  console.log(
+    `context in the handler (a bare ALS hook over bare Fastify): ${k(at('GET als-hook') - at('GET bare'))}`,
+  )
+  console.log(
+    `the tenant scope (resolve, name rule, tenant source, scope, released at the response's close, abort and timeout hooks; GET, tenant name only, over the ALS hook): ${k(at('GET tenantry-tenant') - at('GET als-hook'))}`,
+  )
+  console.log(
+    `one tenant resource read and held until the response closes (GET): ${k(at('GET tenantry') - at('GET tenantry-tenant'))}`,
+  )
+  const floorHook = at('GET als-hook on-response') - at('GET als-hook')
+  const ourHook = at('GET tenantry on-response') - at('GET tenantry')
+  console.log(
+    `one onResponse hook: ${k(floorHook)} on the ALS hook (where it may run outside the context), ${k(ourHook)} with tenantry (in the tenant, scope held until it ends): the guarantee ${k(ourHook - floorHook)}`,
+  )
+  console.log(
+    `context after body parsing (POST over GET, tenantry minus the ALS hook, which loses the context there): ${k(at('POST tenantry') - at('POST als-hook') - (at('GET tenantry') - at('GET als-hook')))}`,
+  )
+  console.log(
+    `POST /echo: bare ${abs(at('POST bare'))}, ALS hook ${abs(at('POST als-hook'))}, tenantry ${abs(at('POST tenantry'))}`,
+  )
 }

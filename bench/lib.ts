@@ -331,16 +331,18 @@ export async function scriptInstructions(
 
 /**
  * Instructions per request of an HTTP server under callgrind, by difference of two runs that
- * serve `warm + small` and `warm + large` requests sent one after another by `drive`.
+ * serve `warm + small` and `warm + large` requests sent one after another by `drive`, on
+ * `node` (default this process's binary).
  */
 export async function serverInstructions(
   file: string,
   args: string[],
   drive: (port: number, requests: number) => Promise<void>,
   counts: { warm: number; small: number; large: number },
+  node?: string | undefined,
 ): Promise<number> {
   const total = async (n: number) => {
-    const server = await startServer(file, args, { callgrind: true })
+    const server = await startServer(file, args, { callgrind: true, node })
     try {
       await drive(server.port, counts.warm + n)
     } finally {

@@ -16,17 +16,18 @@ import type {
 } from 'fastify'
 import fp from 'fastify-plugin'
 import { InvalidTenantRequestError, TenantNotFoundError, TenantRequiredError } from './errors.js'
+import { onResponseInFrame } from './on-response.js'
 import {
+  kActive,
+  kClosed,
   kGone,
   kHandler,
-  kResponding,
+  kRequest,
   kScope,
   onResponseClose,
   outside,
   type RunScope,
-  release,
   releaseAfterHandler,
-  releaseLater,
   type ScopedRequest,
 } from './request-scope.js'
 import type { TenantResolver } from './resolvers.js'
@@ -134,7 +135,8 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
 
   fastify.decorateRequest('tenant', undefined)
   fastify.decorateRequest(kScope as unknown as string, null)
-  fastify.decorateRequest(kResponding as unknown as string, false)
+  fastify.decorateRequest(kActive as unknown as string, 0)
+  fastify.decorateRequest(kClosed as unknown as string, false)
   fastify.decorateRequest(kHandler as unknown as string, null)
   fastify.decorateRequest(kGone as unknown as string, false)
 
@@ -165,7 +167,6 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
     request: ScopedRequest,
     reply: FastifyReply,
     handle: TenantScope,
-    managed: boolean,
     done: Done,
   ): void => {
     request[kScope] = handle
@@ -173,11 +174,12 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
     request.tenant = tenant
     if (header !== undefined) reply.header(header, tenant)
     if (logBindings) bindLog(request, reply, tenant)
-    // A route without our last onResponse hook (the 404 handler, routes added before the
-    // plugin) learns that the response is over from the response's close; so does an upgrade
-    // (a WebSocket), which never reaches onResponse and raises no onRequestAbort.
-    if (!managed || request.headers.upgrade !== undefined)
-      reply.raw.on('close', () => onResponseClose(request, managed))
+    // The response's close ends the scope (or hands it to the last onResponse hook at work):
+    // every request has one, aborted ones, upgrades and requests with a body included. One
+    // shared listener, which finds the request on the response: no closure per request.
+    const raw = reply.raw as unknown as Record<symbol, unknown>
+    raw[kRequest] = request
+    reply.raw.on('close', onResponseClose)
     handle.run(done) // the rest of the request starts here, inside the tenant's frame
     // An async resolver or tenant source may answer after the client has gone: then the
     // abort was seen already and will not come again.
@@ -186,13 +188,7 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
 
   // enterScope, not withTenant: a request ends with an event (the response finishing), so the
   // scope is closed from there, with no pending promise per request.
-  const enter = (
-    request: ScopedRequest,
-    reply: FastifyReply,
-    name: string,
-    managed: boolean,
-    done: Done,
-  ): void => {
+  const enter = (request: ScopedRequest, reply: FastifyReply, name: string, done: Done): void => {
     let opened: TenantScope | Promise<TenantScope>
     try {
       opened = tenancy.enterScope(name, allowSwitch)
@@ -201,11 +197,11 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
       return
     }
     if (!(opened instanceof Promise)) {
-      start(request, reply, opened, managed, done)
+      start(request, reply, opened, done)
       return
     }
     opened.then(
-      (handle) => start(request, reply, handle, managed, done),
+      (handle) => start(request, reply, handle, done),
       (error: unknown) => done(toHttpError(error, name) as Error),
     )
   }
@@ -230,7 +226,6 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
 
   fastify.addHook('onRequest', function onRequest(request, reply, done) {
     const mode = (routeConfigOf(request) as Config | undefined)?.[kMode]
-    const managed = mode !== undefined
     if (mode === SKIP) return untenanted(request as ScopedRequest, mode, done)
     let found: ReturnType<TenantResolver>
     try {
@@ -238,14 +233,13 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
     } catch (error) {
       return done(error as Error)
     }
-    if (typeof found === 'string')
-      return enter(request as ScopedRequest, reply, found, managed, done)
+    if (typeof found === 'string') return enter(request as ScopedRequest, reply, found, done)
     if (found === undefined) return untenanted(request as ScopedRequest, mode, done)
     Promise.resolve(found).then(
       (name) =>
         name === undefined
           ? untenanted(request as ScopedRequest, mode, done)
-          : enter(request as ScopedRequest, reply, name, managed, done),
+          : enter(request as ScopedRequest, reply, name, done),
       done,
     )
   })
@@ -275,22 +269,18 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
     else scope.run(done)
     releaseAfterHandler(r)
   })
-  fastify.addHook('onResponse', (request, _reply, done) => {
-    const r = request as ScopedRequest
-    const scope = r[kScope]
-    if (scope === null) return done()
-    r[kResponding] = true
-    if (inFrame(scope)) done()
-    else scope.run(done)
-    // The chain went on synchronously to our last hook (every onResponse hook was sync), or
-    // it is still at work (an async hook) or stopped (a hook failed): then wait at most a while.
-    if (r[kScope] !== null) releaseLater(r)
-  })
+  // onResponse hooks added from here on (here or in child plugins, which inherit addHook) run
+  // in the frame and hold the scope until the last one ends; see on-response.ts.
+  const addHook = fastify.addHook
+  fastify.addHook = function addHookInFrame(this: typeof fastify, name: string, fn: unknown) {
+    const hook = name === 'onResponse' && typeof fn === 'function' ? wrapOnResponse(fn) : fn
+    return (addHook as (n: string, f: unknown) => typeof fastify).call(this, name, hook)
+  } as typeof fastify.addHook
+  const wrapOnResponse = (fn: unknown) => onResponseInFrame(fn as never, inFrame)
 
-  // Per route: a last onResponse hook that releases the scope (route-level hooks run after the
-  // instance-level ones, so it follows every onResponse hook, async ones included); for routes
-  // that can carry a body, a last preParsing hook that makes the body's events run in the
-  // frame; the handler's promise, kept for the case where the client goes away.
+  // Per route: its own onResponse hooks wrapped like the instance's; for routes that can carry
+  // a body, a last preParsing hook that makes the body's events run in the frame; the
+  // handler's promise, kept for the case where the client goes away.
   fastify.addHook('onRoute', (route: RouteOptions) => {
     const config = (route.config ?? {}) as Config
     const mode: Mode =
@@ -302,7 +292,8 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
             ? OPTIONAL
             : defaultMode
     route.config = { ...config, [kMode]: mode } as NonNullable<typeof route.config>
-    route.onResponse = [...asArray(route.onResponse), releaseHook]
+    if (route.onResponse !== undefined)
+      route.onResponse = asArray(route.onResponse).map(wrapOnResponse) as never
     const methods = asArray(route.method)
     if (methods.some((m) => BODY_METHODS.has(m.toUpperCase())))
       route.preParsing = [...asArray(route.preParsing), bodyInFrame as never]
@@ -317,20 +308,14 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
   next()
 }
 
-function releaseHook(request: FastifyRequest, _reply: FastifyReply, done: Done): void {
-  release(request as ScopedRequest)
-  done()
-}
-
 // Fastify reads a body by listening to the payload stream's 'data' and 'end', which the HTTP
 // parser emits from the socket's context: the frame is lost there, and preValidation, the
 // body parser's errors (onError) and the handler would run outside the tenant. Emitting the
 // payload's listeners inside the frame keeps all of them in it, custom content-type parsers too.
-// Only requests that have a body pay for it; a client that leaves after its body was read
-// raises no onRequestAbort, so those requests also watch the response's close.
+// Only requests that have a body pay for it.
 function bodyInFrame(
   request: FastifyRequest,
-  reply: FastifyReply,
+  _reply: FastifyReply,
   payload: NodeJS.ReadableStream,
   done: (err: Error | null, stream?: NodeJS.ReadableStream) => void,
 ): void {
@@ -351,7 +336,6 @@ function bodyInFrame(
     }
     stream.on = inFrame
     stream.addListener = inFrame
-    reply.raw.on('close', () => onResponseClose(r, true))
   }
   done(null, payload)
 }

@@ -1,13 +1,17 @@
-// One request's stay in its tenant, kept in three fields of the request itself (no object or
-// closure per request): the core's scope handle, whether the onResponse chain has started, and
-// the route handler's promise (waited for only when the client went away).
+// One request's stay in its tenant, kept in fields of the request itself (no object or closure
+// per request): the core's scope handle, the onResponse hooks at work, whether the response
+// has closed, and the route handler's promise (waited for only when the client went away).
 import type { Tenancy, TenantScope } from '@tenantry/context'
 import type { FastifyRequest } from 'fastify'
 
 /** The request's scope: the core's handle, or {@link outside} for an untenanted request in a caller's context. */
 export const kScope = Symbol('tenantry.fastify.scope')
-/** The onResponse chain has started: our last onResponse hook (or the grace timer) releases. */
-export const kResponding = Symbol('tenantry.fastify.responding')
+/** How many of the route's onResponse hooks (wrapped by us) are running now. */
+export const kActive = Symbol('tenantry.fastify.active')
+/** The response has closed (finished or aborted): the last onResponse hook to end releases. */
+export const kClosed = Symbol('tenantry.fastify.closed')
+/** On the raw response: its Fastify request, for the shared `close` listener. */
+export const kRequest = Symbol('tenantry.fastify.request')
 /** The route handler's promise, if it returned one. */
 export const kHandler = Symbol('tenantry.fastify.handler')
 /** The client went away before the scope was opened (an async resolver was still at work). */
@@ -23,13 +27,14 @@ export interface RunScope {
 /** The request as this plugin sees it. */
 export type ScopedRequest = FastifyRequest & {
   [kScope]: RunScope | null
-  [kResponding]: boolean
+  [kActive]: number
+  [kClosed]: boolean
   [kHandler]: PromiseLike<unknown> | null
   [kGone]: boolean
 }
 
 // How long a finished response waits for its onResponse hooks before its scope is released
-// anyway (a failing onResponse hook stops the chain, so our last hook would never run).
+// anyway (an onResponse hook that never calls `done` would otherwise hold it forever).
 const GRACE_MS = 10_000
 
 /** Closes the request's scope once; later calls do nothing. */
@@ -48,22 +53,24 @@ export function releaseAfterHandler(request: ScopedRequest): void {
   else setImmediate(done) // after the other onRequestAbort hooks of this event
 }
 
-/** The onResponse chain went async (or stopped): release after a grace period at the latest. */
+/** An onResponse hook is still at work: release after a grace period at the latest. */
 export function releaseLater(request: ScopedRequest): void {
   setTimeout(() => release(request), GRACE_MS).unref()
 }
 
 /**
- * The response's `close`, for requests whose end no hook of ours sees: a body was read (then a
- * client abort raises no onRequestAbort), or a route that has no last hook of ours.
+ * The raw response's `close` (one shared function: `this` is the response), the one end signal
+ * every request has: after a finished response (then its onResponse hooks ran already, or the
+ * last of them releases) and after a client that went away (then no onResponse will run).
  */
-export function onResponseClose(request: ScopedRequest, managed: boolean): void {
-  if (request[kScope] === null) return
-  if (request[kResponding]) {
-    if (!managed) setImmediate(() => release(request)) // no last hook: after the sync ones
-    return
-  }
-  releaseAfterHandler(request) // the client went away: no onResponse will run
+export function onResponseClose(this: { writableFinished: boolean; [kRequest]?: unknown }): void {
+  const request = this[kRequest] as ScopedRequest | undefined
+  if (request === undefined || request[kScope] === null) return
+  request[kClosed] = true
+  if (request[kActive] > 0)
+    releaseLater(request) // at the latest: a hook may never call done
+  else if (this.writableFinished) release(request)
+  else releaseAfterHandler(request)
 }
 
 /**
