@@ -4,6 +4,7 @@
 // onResponse hook added after the plugin is wrapped: it re-enters the frame, and the scope is
 // released when the last one running ends after the response closed. Routes without
 // onResponse hooks pay nothing here.
+import { isThenable } from '@tenantry/context/internal'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import {
   kActive,
@@ -55,19 +56,11 @@ export function onResponseInFrame(fn: Hook, inFrame: (scope: RunScope) => boolea
     if (isThenable(result))
       result.then(
         () => end(),
-        (error: unknown) =>
-          end(error instanceof Error ? error : new Error(`onResponse hook rejected: ${error}`)),
+        // Passed on as it came, as Fastify's own hook runner does (it logs what it gets).
+        (error: unknown) => end(error as Error),
       )
     return undefined // we call done ourselves, whichever style the hook has
   }
   wrappedHooks.add(wrapped)
   return wrapped
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as PromiseLike<unknown>).then === 'function'
-  )
 }
