@@ -22,6 +22,10 @@ export interface RssSample {
   heapTotalMiB: number
   fds: number
   ms: number
+  /** RSS growth split as /proc/self/status counts it: anonymous, file-backed, shared memory. */
+  anonMiB: number
+  fileMiB: number
+  shmemMiB: number
   /** Most tenant handles open at once (a cap that lags shows here, not in the end state). */
   peakHandles: number
 }
@@ -29,6 +33,12 @@ export interface RssSample {
 export const RSS_TENANTS = 10_000
 export const RSS_CAP = 256
 const fds = () => readdirSync('/proc/self/fd').length
+/** RssAnon, RssFile, RssShmem in MiB. */
+function rssSplit(): [number, number, number] {
+  const status = readFileSync('/proc/self/status', 'utf8')
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024
+  return [kb('RssAnon'), kb('RssFile'), kb('RssShmem')]
+}
 const gc = () => (globalThis as { gc?: () => void }).gc?.()
 
 function storeOn(root: string, cap?: number) {
@@ -82,7 +92,14 @@ export function measureRss(root: string, mode: 'store' | 'raw'): Promise<RssSamp
 }
 
 async function child(mode: string, root: string): Promise<RssSample> {
-  const tenants = Array.from({ length: RSS_TENANTS }, (_, i) => `t${i}`)
+  // For finding where memory goes: RSS_TOUCHES touches other than 10,000 (per-open cost grows
+  // with it, what open handles hold does not); RSS_DISTINCT cycles over fewer tenants (the
+  // same number of opens under the cap, less per-tenant state).
+  const touches = Number(process.env.RSS_TOUCHES ?? RSS_TENANTS)
+  const tenants = Array.from(
+    { length: touches },
+    (_, i) => `t${i % Number(process.env.RSS_DISTINCT ?? RSS_TENANTS)}`,
+  )
   let touch: (i: number) => unknown
   let close: () => Promise<void> | void
   let handles: () => number
@@ -110,7 +127,7 @@ async function child(mode: string, root: string): Promise<RssSample> {
           open.delete(k)
           old.db.close()
         }
-        const db = new Database(files[i]!, { readonly: true })
+        const db = new Database(files[i % RSS_TENANTS]!, { readonly: true })
         h = { db, read: db.prepare('select * from page limit 1') }
         open.set(i, h)
       }
@@ -123,6 +140,7 @@ async function child(mode: string, root: string): Promise<RssSample> {
   }
   gc()
   const m0 = process.memoryUsage()
+  const s0 = rssSplit()
   const fd0 = fds()
   const t0 = process.hrtime.bigint()
   let peakHandles = 0
@@ -133,10 +151,14 @@ async function child(mode: string, root: string): Promise<RssSample> {
   const ms = Number(process.hrtime.bigint() - t0) / 1e6
   gc()
   const m1 = process.memoryUsage()
+  const s1 = rssSplit()
   const sample = {
     rssMiB: (m1.rss - m0.rss) / 2 ** 20,
     heapMiB: (m1.heapUsed - m0.heapUsed) / 2 ** 20,
     heapTotalMiB: (m1.heapTotal - m0.heapTotal) / 2 ** 20,
+    anonMiB: s1[0] - s0[0],
+    fileMiB: s1[1] - s0[1],
+    shmemMiB: s1[2] - s0[2],
     fds: fds() - fd0,
     ms,
     peakHandles,
