@@ -2,12 +2,12 @@
 // - a warm read of one row from the tenant's database (1,000 tenants round-robin, cap 1,024 and
 //   cap 100) against the same Kysely query on one shared database with tenant_id, CPU time per
 //   read in paired alternating rounds (min–median–max of the per-round ratios);
-// - RSS growth touching 10,000 tenants under cap 256;
+// - RSS growth touching 10,000 tenants under cap 256 (figures; the goal row is sqlite.bench's);
 // - migrateAllTenants on 1,000 tenants with one new migration.
 // `node --import tsx sqlite-hot.bench.ts [warm|cap|rss|migrate] [--only=tenanted|shared --n=N]`
 // (no part named: warm and cap)
 // (`--only` runs one side N times, for `valgrind --tool=callgrind` and `--cpu-prof`).
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createTenancy } from '@tenantry/context'
@@ -17,11 +17,12 @@ import { Kysely, SqliteDialect } from 'kysely'
 import { type PageRow, pageMigrations } from './fixtures.ts'
 import { load as machineLoad, median, verdict } from './lib.ts'
 import { migrations } from './sqlite-hot-migrations.ts'
+import { measureRss, populateRss } from './sqlite-rss.ts'
 
 const args = process.argv.slice(2)
 const flag = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1]
 const parts = args.filter((a) => !a.startsWith('--'))
-// `rss` and `migrate` repeat sqlite.bench.ts's rows (kept for profiling): `pnpm bench` runs the
+// `rss` and `migrate` repeat sqlite.bench.ts's measurements (kept for profiling): `pnpm bench` runs the
 // reads only, so a full run stays within its time budget.
 const want = (p: string) => (parts.length === 0 ? p === 'warm' || p === 'cap' : parts.includes(p))
 const only = flag('only')
@@ -29,7 +30,6 @@ const only = flag('only')
 const kept = flag('dir')
 const root = kept ?? mkdtempSync(join(tmpdir(), 'tenantry-sqlite-hot-'))
 if (kept === undefined) process.on('exit', () => rmSync(root, { recursive: true, force: true }))
-const gc = () => (globalThis as { gc?: () => void }).gc?.()
 const tenantsOf = (n: number) =>
   Array.from({ length: n }, (_, i) => `t${String(i).padStart(5, '0')}`)
 const load = () =>
@@ -155,51 +155,17 @@ if (want('warm') || want('cap')) {
 }
 
 if (want('rss')) {
-  const tenants = tenantsOf(10_000)
+  // The same fresh-child measurement as sqlite.bench.ts's goal row (figures only, no second
+  // verdict): `rss --runs=N` for investigating, with the raw better-sqlite3 floor beside it.
   const dir = join(root, 'many')
-  // One tenant made by the store, copied 9,999 times (creating 10,000 costs minutes of fsync).
-  if (!existsSync(join(dir, 'tenants', tenants.at(-1)!))) {
-    await populate(dir, tenants.slice(0, 1))
-    const one = join(dir, 'tenants', tenants[0]!, 'db.sqlite3')
-    for (const t of tenants.slice(1)) {
-      mkdirSync(join(dir, 'tenants', t), { recursive: true })
-      copyFileSync(one, join(dir, 'tenants', t, 'db.sqlite3'))
-    }
-  }
-  const tenancy = createTenancy()
-  const shrink = flag('shrink')
-  const store = createTenantDatabases<TenantDB>({
-    root: dir,
-    migrations: pageMigrations,
-    tenancy,
-    cap: 256,
-    ...(shrink === undefined ? {} : { memory: { shrinkIdleMs: Number(shrink) } }),
-  }).install(tenancy)
-  gc()
-  const rss0 = process.memoryUsage().rss
-  const heap0 = process.memoryUsage().heapUsed
-  for (const t of tenants)
-    await tenancy.withTenant(t, () =>
-      (tenancy.getResource('db') as Kysely<TenantDB>)
-        .selectFrom('page')
-        .selectAll()
-        .limit(1)
-        .execute(),
+  if (!existsSync(join(dir, 'files.txt'))) await populateRss(dir)
+  for (let r = 0; r < Number(flag('runs') ?? 1); r++) {
+    const ours = await measureRss(dir, 'store')
+    const raw = await measureRss(dir, 'raw')
+    console.log(
+      `rss: 10,000 tenants under cap 256 (fresh child): store +${ours.rssMiB.toFixed(1)} MB RSS, heap +${ours.heapMiB.toFixed(1)} MB used, +${ours.heapTotalMiB.toFixed(1)} MB committed, anon +${ours.anonMiB.toFixed(1)} MB, ${ours.fds} fds; raw floor +${raw.rssMiB.toFixed(1)} MB (anon +${raw.anonMiB.toFixed(1)}), ${raw.fds} fds [${load()}]`,
     )
-  gc()
-  const mb = (x: number) => (x / 2 ** 20).toFixed(1)
-  const rss = process.memoryUsage().rss - rss0
-  console.log(
-    `rss: 10,000 tenants under cap 256: JS heap +${mb(process.memoryUsage().heapUsed - heap0)} MB`,
-  )
-  verdict(
-    '10,000 tenants touched under cap 256 (sqlite-hot): RSS growth',
-    rss / 2 ** 20,
-    { max: 48 },
-    'MB',
-    machineLoad(),
-  )
-  await store.close()
+  }
 }
 
 if (want('migrate')) {
