@@ -57,3 +57,25 @@ export async function holdTransaction(
     },
   }
 }
+
+/**
+ * Runs `fn` on one client inside a read-only `REPEATABLE READ` transaction (one snapshot of every
+ * table, however long `fn` reads), rolled back after; `setup` is sent with the `BEGIN`.
+ */
+export async function inSnapshot<R>(
+  pool: pg.Pool,
+  fn: (client: pg.PoolClient) => Promise<R>,
+  setup = '',
+): Promise<R> {
+  const client = await pool.connect()
+  try {
+    await client.query(`begin isolation level repeatable read read only;${setup}`)
+    try {
+      return await fn(client)
+    } finally {
+      await client.query('rollback')
+    }
+  } finally {
+    client.release()
+  }
+}

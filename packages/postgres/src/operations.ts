@@ -11,7 +11,7 @@ import {
   type TenantStage,
 } from '@tenantry/kysely'
 import type pg from 'pg'
-import { holdTransaction } from './held.js'
+import { holdTransaction, inSnapshot } from './held.js'
 import { searchPath } from './lock.js'
 import { kyselyOnClient, type MigrationSet } from './migrations.js'
 import { quoteIdent } from './naming.js'
@@ -119,21 +119,10 @@ function postgresArchiveBackend(store: PostgresOperationsStore): ArchiveBackend 
   return {
     kind: 'postgres',
     migrationNames: () => ctx.migrationNames(),
-    async snapshot(tenant, fn) {
-      const schema = ctx.schemaOf(tenant)
-      const client = await ctx.pool.connect()
-      try {
-        await client.query('begin isolation level repeatable read read only')
-        try {
-          const snap = await snapshotOf(ctx, client, schema)
-          return await fn(snap)
-        } finally {
-          await client.query('rollback')
-        }
-      } finally {
-        client.release()
-      }
-    },
+    snapshot: (tenant, fn) =>
+      inSnapshot(ctx.pool, async (client) =>
+        fn(await snapshotOf(ctx, client, ctx.schemaOf(tenant))),
+      ),
     async stage(tenant, manifest, options) {
       const schema = ctx.schemaOf(tenant)
       const held = await holdTransaction(

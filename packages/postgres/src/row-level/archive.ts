@@ -3,11 +3,10 @@ import {
   ArchiveInvalidError,
   ArchiveSchemaError,
   TenantExistsError,
-  type TenantSnapshot,
   type TenantStage,
 } from '@tenantry/kysely'
 import type pg from 'pg'
-import { holdTransaction } from '../held.js'
+import { holdTransaction, inSnapshot } from '../held.js'
 import type { MigrationSet } from '../migrations.js'
 import { quoteIdent } from '../naming.js'
 import { tenantSettingSql } from './driver.js'
@@ -50,26 +49,17 @@ export function rowLevelArchiveBackend(ctx: RowLevelArchiveContext): ArchiveBack
   return {
     kind: 'postgres',
     migrationNames: async () => Object.keys(await ctx.migrations.provider.getMigrations()).sort(),
-    async snapshot(tenant, fn) {
-      const client = await ctx.pool.connect()
-      try {
-        await client.query(
-          `begin isolation level repeatable read read only; ${tenantSettingSql(tenant)}`,
-        )
-        try {
-          const snap: TenantSnapshot = {
+    snapshot: (tenant, fn) =>
+      inSnapshot(
+        ctx.pool,
+        async (client) =>
+          fn({
             migrations: (await ctx.migrations.status(client, ctx.dataSchema)).applied,
             tables: await tenantTables(client),
             rows: (name) => tenantRows(client, table(name), ctx.column, tenant),
-          }
-          return await fn(snap)
-        } finally {
-          await client.query('rollback')
-        }
-      } finally {
-        client.release()
-      }
-    },
+          }),
+        ` ${tenantSettingSql(tenant)}`,
+      ),
     async stage(tenant, manifest, options) {
       await ctx.migrateShared(tenant)
       const loaded = new Map<string, number>()
