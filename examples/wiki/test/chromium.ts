@@ -1,8 +1,9 @@
-// What both browser tests share: where Chromium is, whether its absence may skip the suite, and
-// how it is launched. Chromium comes from the OS (Debian's `chromium`); playwright-core drives it.
+// What both browser tests share: where Chromium is, whether its absence may skip the suite, how
+// it is launched, and the wiki it is pointed at. Chromium comes from the OS (Debian's `chromium`); playwright-core drives it.
 import { existsSync } from 'node:fs'
 import { type Browser, chromium } from 'playwright-core'
-import { describe } from 'vitest'
+import { afterAll, beforeAll, describe } from 'vitest'
+import { startWiki } from './helpers.js'
 
 const executablePath = process.env.TENANTRY_CHROMIUM ?? '/usr/bin/chromium'
 const present = existsSync(executablePath)
@@ -36,4 +37,28 @@ export function launchChromium(): Promise<Browser> {
       '--host-resolver-rules=MAP *.localhost 127.0.0.1, MAP localhost 127.0.0.1',
     ],
   })
+}
+
+/** The wiki listening on a free port and a Chromium to drive it, both ready inside the tests. */
+export interface WikiInChromium {
+  browser: Browser
+  port: number
+}
+
+/** Starts the wiki and Chromium before the suite's tests and stops both after them. */
+export function wikiInChromium(): WikiInChromium {
+  const ctx = {} as WikiInChromium
+  let stop: (() => Promise<void>) | undefined
+  beforeAll(async () => {
+    const started = await startWiki()
+    stop = started.stop
+    await started.app.listen({ host: '127.0.0.1', port: 0 })
+    ctx.port = (started.app.server.address() as { port: number }).port
+    ctx.browser = await launchChromium()
+  }, 60_000)
+  afterAll(async () => {
+    await ctx.browser?.close()
+    await stop?.()
+  })
+  return ctx
 }

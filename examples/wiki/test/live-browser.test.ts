@@ -1,38 +1,22 @@
 // Live pages end to end in headless Chromium: an edit saved in acme reloads acme's open view
 // of the page, and never globex's view of its own page of the same name.
-import type { Browser, Page } from 'playwright-core'
-import { afterAll, beforeAll, expect, it } from 'vitest'
-import type { WikiApp } from '../src/app.js'
-import { browserSuite, launchChromium } from './chromium.js'
-import { startWiki } from './helpers.js'
+import type { Page } from 'playwright-core'
+import { expect, it } from 'vitest'
+import { browserSuite, wikiInChromium } from './chromium.js'
 
 browserSuite('live pages in headless Chromium', () => {
-  let app: WikiApp
-  let stop: () => Promise<void>
-  let browser: Browser
-  let port: number
-
-  beforeAll(async () => {
-    ;({ app, stop } = await startWiki())
-    await app.listen({ host: '127.0.0.1', port: 0 })
-    port = (app.server.address() as { port: number }).port
-    browser = await launchChromium()
-  }, 60_000)
-  afterAll(async () => {
-    await browser?.close()
-    await stop?.()
-  })
+  const wiki = wikiInChromium()
 
   /** Opens a page view and waits until its live socket is open. */
   async function view(url: string): Promise<Page> {
-    const page = await browser.newPage()
+    const page = await wiki.browser.newPage()
     await page.goto(url)
     await page.waitForSelector('body[data-live="open"]', { timeout: 30_000 })
     return page
   }
 
   async function edit(url: string, body: string): Promise<void> {
-    const page = await browser.newPage()
+    const page = await wiki.browser.newPage()
     try {
       await page.goto(`${url}/edit`)
       await page.fill('textarea[name=body]', body)
@@ -43,8 +27,8 @@ browserSuite('live pages in headless Chromium', () => {
   }
 
   it('an edit in acme reaches acme’s open viewer and not globex’s', async () => {
-    const acmeUrl = `http://acme.localhost:${port}/pages/welcome`
-    const globexUrl = `http://localhost:${port}/t/globex/pages/welcome`
+    const acmeUrl = `http://acme.localhost:${wiki.port}/pages/welcome`
+    const globexUrl = `http://localhost:${wiki.port}/t/globex/pages/welcome`
     const acmeViewer = await view(acmeUrl)
     const globexViewer = await view(globexUrl)
     try {

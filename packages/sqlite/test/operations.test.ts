@@ -2,21 +2,19 @@
 // listener failures, backups under load, verified restores.
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { attachCache, LRUCache, tenantKey } from '@tenantry/cache'
-import { createTenancy, type Tenancy } from '@tenantry/context'
-import {
-  attachJobs,
-  createEmbeddedBackend,
-  createWorker,
-  defineBackupJob,
-  defineJob,
-  type JobBackend,
-} from '@tenantry/jobs'
-import { attachStorage, tenantFilesDir } from '@tenantry/storage'
+import { tenantKey } from '@tenantry/cache'
+import { createTenancy } from '@tenantry/context'
+import { createWorker, defineBackupJob, defineJob } from '@tenantry/jobs'
+import { tenantFilesDir } from '@tenantry/storage'
 import { tempDir } from '@tenantry/test-utils'
 import { type Kysely, type Migration, sql } from 'kysely'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createTenantDatabases, type TenantDatabases } from '../src/index.js'
+import { createTenantDatabases } from '../src/index.js'
+import {
+  type AttachedStore,
+  attachedStore,
+  closeAttachedStores,
+} from './fixtures/attached-store.js'
 import { filesUnder } from './helpers.js'
 
 const migrations: Record<string, Migration> = {
@@ -42,41 +40,12 @@ const migrations: Record<string, Migration> = {
   },
 }
 
-interface Fixture {
-  root: string
-  tenancy: Tenancy
-  store: TenantDatabases<any>
-  jobs: JobBackend
-  cache: LRUCache<string, string>
-  db: () => Kysely<any>
-}
+type Fixture = AttachedStore
 
-const open: Fixture[] = []
-afterEach(async () => {
-  for (const f of open.splice(0)) {
-    await f.store.close()
-    await f.jobs.close()
-  }
-})
+afterEach(closeAttachedStores)
 
 function fixture(root = tempDir('tenantry-ops-')): Fixture {
-  const tenancy = createTenancy()
-  const store = createTenantDatabases<any>({ root, migrations, tenancy }).install(tenancy)
-  const jobs = createEmbeddedBackend({ file: join(root, 'jobs.sqlite3') })
-  const cache = new LRUCache<string, string>({ max: 100 })
-  attachStorage(store, { root })
-  attachJobs(store, jobs)
-  attachCache(store, { caches: [cache] })
-  const f = {
-    root,
-    tenancy,
-    store,
-    jobs,
-    cache,
-    db: () => tenancy.getResource('db') as Kysely<any>,
-  }
-  open.push(f)
-  return f
+  return attachedStore(root, migrations)
 }
 
 async function populate(f: Fixture, tenant: string): Promise<string> {

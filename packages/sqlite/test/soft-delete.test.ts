@@ -5,21 +5,16 @@ import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { attachCache, LRUCache, tenantKey } from '@tenantry/cache'
-import { createTenancy, type Tenancy } from '@tenantry/context'
-import {
-  attachJobs,
-  createEmbeddedBackend,
-  createWorker,
-  defineJob,
-  definePurgeJob,
-  type JobBackend,
-} from '@tenantry/jobs'
-import { attachStorage, tenantFilesDir } from '@tenantry/storage'
+import { tenantKey } from '@tenantry/cache'
+import { createWorker, defineJob, definePurgeJob } from '@tenantry/jobs'
+import { tenantFilesDir } from '@tenantry/storage'
 import { tempDir } from '@tenantry/test-utils'
-import type { Kysely } from 'kysely'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createTenantDatabases, type TenantDatabases } from '../src/index.js'
+import {
+  type AttachedStore,
+  attachedStore,
+  closeAttachedStores,
+} from './fixtures/attached-store.js'
 import { opsMigrations } from './fixtures/ops-migrations.js'
 import { filesUnder } from './helpers.js'
 
@@ -27,46 +22,12 @@ const repoRoot = join(import.meta.dirname, '..', '..', '..')
 const fixture = join(import.meta.dirname, 'fixtures', 'soft-child.ts')
 const HOUR = 3_600_000
 
-interface Fixture {
-  root: string
-  tenancy: Tenancy
-  store: TenantDatabases<any>
-  jobs: JobBackend
-  cache: LRUCache<string, string>
-  db: () => Kysely<any>
-}
+type Fixture = AttachedStore
 
-const open: Fixture[] = []
-afterEach(async () => {
-  for (const f of open.splice(0)) {
-    await f.store.close()
-    await f.jobs.close()
-  }
-})
+afterEach(closeAttachedStores)
 
 function setup(root = tempDir('tenantry-soft-')): Fixture {
-  const tenancy = createTenancy()
-  const store = createTenantDatabases<any>({
-    root,
-    migrations: opsMigrations,
-    tenancy,
-    existsCacheMs: 0,
-  }).install(tenancy)
-  const jobs = createEmbeddedBackend({ file: join(root, 'jobs.sqlite3') })
-  const cache = new LRUCache<string, string>({ max: 100 })
-  attachStorage(store, { root })
-  attachJobs(store, jobs)
-  attachCache(store, { caches: [cache] })
-  const f = {
-    root,
-    tenancy,
-    store,
-    jobs,
-    cache,
-    db: () => tenancy.getResource('db') as Kysely<any>,
-  }
-  open.push(f)
-  return f
+  return attachedStore(root, opsMigrations, 0)
 }
 
 async function populate(f: Fixture, tenant: string): Promise<void> {
