@@ -1,7 +1,10 @@
 // A Fastify route that reads one row from the tenant's own SQLite database, 1,000 tenants
 // round-robin, against the same rows in one shared database with a tenant_id column (Fastify +
 // Kysely + better-sqlite3 on both sides: only the tenancy differs), and the floor: the shared
-// database read by one raw better-sqlite3 prepared statement. Every server runs in its own
+// database read by one raw better-sqlite3 prepared statement, and the per-tenant floors: a raw
+// read-only connection + prepared statement per tenant file (what SQLite costs with a file per
+// tenant, LRU under the same cap), and the same connections each behind a Kysely (plus
+// Kysely's per-query work), neither with tenantry. Every server runs in its own
 // process pinned to one core, autocannon on the other; paired rounds in alternating order.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -81,7 +84,7 @@ async function round(server: Server, seconds: number): Promise<{ rps: number; cp
   return { rps: r.requests.average, cpuUs: ((await server.cpuUs()) - before) / r.requests.total }
 }
 
-const VARIANTS = ['raw', 'shared', 'tenanted'] as const
+const VARIANTS = ['raw', 'shared', 'raw-tenants', 'kysely-tenants', 'tenanted'] as const
 for (const [label, cap, row, goal] of [
   [
     'all 1,000 tenants warm (cap 1,024)',
@@ -102,11 +105,13 @@ for (const [label, cap, row, goal] of [
   const servers = {
     raw: await startServer(SERVER, ['raw', sharedFile], { cpu }),
     shared: await startServer(SERVER, ['shared', sharedFile], { cpu }),
+    'raw-tenants': await startServer(SERVER, ['raw-tenants', root, String(cap)], { cpu }),
+    'kysely-tenants': await startServer(SERVER, ['kysely-tenants', root, String(cap)], { cpu }),
     tenanted: await startServer(SERVER, ['tenanted', root, String(cap)], { cpu }),
   }
   try {
     for (const v of VARIANTS) await round(servers[v], 2) // warm-up: JIT, opens every handle
-    const cpuUs: Record<string, number[]> = { raw: [], shared: [], tenanted: [] }
+    const cpuUs: Record<string, number[]> = Object.fromEntries(VARIANTS.map((v) => [v, []]))
     const { values, ratios } = await pairedRounds(VARIANTS, 'shared', ROUNDS, async (v) => {
       const x = await round(servers[v], SECONDS)
       cpuUs[v]!.push(x.cpuUs)
@@ -126,6 +131,14 @@ for (const [label, cap, row, goal] of [
       'moves less with load',
     )
     console.log(`  (floor) raw prepared statement / shared Kysely: ${fmtRatio(ratios.raw)} req/s`)
+    // The goal's ceiling: no tenancy layer can beat SQLite's own cost of a file per tenant.
+    console.log(
+      `  (floor) raw connection per tenant / shared Kysely: ${fmtRatio(ratios['raw-tenants'])} req/s, ${fmtRatio(spread(perCpu('raw-tenants')))} per CPU-s; Kysely per tenant: ${fmtRatio(ratios['kysely-tenants'])} req/s, ${fmtRatio(spread(perCpu('kysely-tenants')))} per CPU-s`,
+    )
+    // What tenantry itself costs over the same SQLite + Kysely work (paired per round).
+    console.log(
+      `  tenantry / Kysely per tenant without tenantry: ${fmtRatio(ratios.tenanted.median / ratios['kysely-tenants'].median)} req/s, ${fmtRatio(spread(cpuUs['kysely-tenants']!.map((x, i) => x / cpuUs.tenanted![i]!)))} per CPU-s (the price of the tenancy layer alone)`,
+    )
   } finally {
     for (const s of Object.values(servers)) await s.stop()
   }
