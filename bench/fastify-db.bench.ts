@@ -69,7 +69,20 @@ const sharedFile = join(root, 'shared.sqlite3')
 }
 
 const cpu = pinLoadGenerator()
-const requests = TENANTS.map((t) => ({ method: 'GET' as const, path: `/t/${t}/page/home` }))
+// One round-robin over the tenants shared by all connections: each tenant comes back once per
+// 1,000 requests, so under cap 100 every request opens a handle. (A `requests` array per
+// connection would not: autocannon walks it from the start on every connection, in near lock
+// step, so ten connections read the same few tenants and a cap of 100 mostly hits.)
+let nextTenant = 0
+const requests = [
+  {
+    method: 'GET' as const,
+    setupRequest: <R extends object>(request: R): R => ({
+      ...request,
+      path: `/t/${TENANTS[nextTenant++ % TENANTS.length]}/page/home`,
+    }),
+  },
+]
 
 async function round(server: Server, seconds: number): Promise<{ rps: number; cpuUs: number }> {
   const before = await server.cpuUs()
