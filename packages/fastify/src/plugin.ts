@@ -16,11 +16,11 @@ import type {
 } from 'fastify'
 import fp from 'fastify-plugin'
 import { InvalidTenantRequestError, TenantNotFoundError, TenantRequiredError } from './errors.js'
+import { hookInFrame } from './in-frame.js'
 import { onResponseInFrame } from './on-response.js'
 import {
   kActive,
   kClosed,
-  kGone,
   kHandler,
   kRequest,
   kScope,
@@ -138,7 +138,6 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
   fastify.decorateRequest(kActive as unknown as string, 0)
   fastify.decorateRequest(kClosed as unknown as string, false)
   fastify.decorateRequest(kHandler as unknown as string, null)
-  fastify.decorateRequest(kGone as unknown as string, false)
 
   const toHttpError = (error: unknown, name: string): unknown => {
     if (isTenantryError(error, 'TENANTRY_UNKNOWN_TENANT'))
@@ -182,8 +181,8 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
     reply.raw.on('close', onResponseClose)
     handle.run(done) // the rest of the request starts here, inside the tenant's frame
     // An async resolver or tenant source may answer after the client has gone: then the
-    // abort was seen already and will not come again.
-    if (request[kGone]) releaseAfterHandler(request)
+    // response's close came already and will not come again.
+    if (reply.raw.closed) releaseAfterHandler(request)
   }
 
   // enterScope, not withTenant: a request ends with an event (the response finishing), so the
@@ -246,39 +245,35 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
 
   // Fastify resumes a request from events of its own: onResponse runs in the response's
   // 'finish', onTimeout in the socket's 'timeout', onRequestAbort in the request's 'close';
-  // errors raised there go through onError. Those phases start by re-entering the request's
-  // frame when it is not current. (Body parsing is handled per route, below.) The others follow
-  // one of them in the same call chain, so they are in the frame already.
+  // errors raised there go through onError. Those phases run in the request's frame: onError
+  // through a hook of ours that re-enters it (free until an error happens), the others by
+  // wrapping each hook added after the plugin (a hook of ours would cost every request). (Body
+  // parsing is handled per route, below.) The other phases follow one of these in the same
+  // call chain, so they are in the frame already.
   const inFrame = (scope: RunScope): boolean => tenancy.currentTenant() === scope.tenant
-  const reenter = (request: FastifyRequest, _reply: FastifyReply, done: Done): void => {
+  fastify.addHook('onError', (request, _reply, _error, done) => {
     const scope = (request as ScopedRequest)[kScope]
     if (scope === null || inFrame(scope)) done()
     else scope.run(done)
-  }
-
-  fastify.addHook('onTimeout', reenter)
-  fastify.addHook('onError', (request, reply, _error, done) => reenter(request, reply, done))
-  fastify.addHook('onRequestAbort', (request, done) => {
-    const r = request as ScopedRequest
-    const scope = r[kScope]
-    if (scope === null) {
-      r[kGone] = true // an async resolver may still open a scope: it releases it at once
-      return done()
-    }
-    if (inFrame(scope)) done()
-    else scope.run(done)
-    releaseAfterHandler(r)
   })
-  // onResponse hooks added from here on (here or in child plugins, which inherit addHook) run
-  // in the frame and hold the scope until the last one ends; see on-response.ts.
+  // Hooks added from here on (here or in child plugins, which inherit addHook): onResponse
+  // ones run in the frame and hold the scope until the last one ends (see on-response.ts);
+  // onTimeout and onRequestAbort ones run in the frame (see in-frame.ts).
   const addHook = fastify.addHook
   fastify.addHook = function addHookInFrame(this: typeof fastify, name: string, fn: unknown) {
-    const hook = name === 'onResponse' && typeof fn === 'function' ? wrapOnResponse(fn) : fn
+    const hook = typeof fn === 'function' ? wrapHook(name, fn) : fn
     return (addHook as (n: string, f: unknown) => typeof fastify).call(this, name, hook)
   } as typeof fastify.addHook
   const wrapOnResponse = (fn: unknown) => onResponseInFrame(fn as never, inFrame)
+  const wrapHook = (name: string, fn: unknown): unknown =>
+    name === 'onResponse'
+      ? wrapOnResponse(fn)
+      : name === 'onTimeout' || name === 'onRequestAbort'
+        ? hookInFrame(name, fn as never, inFrame)
+        : fn
 
-  // Per route: its own onResponse hooks wrapped like the instance's; for routes that can carry
+  // Per route: its own onResponse, onTimeout and onRequestAbort hooks wrapped like the
+  // instance's; for routes that can carry
   // a body, a last preParsing hook that makes the body's events run in the frame; the
   // handler's promise, kept for the case where the client goes away.
   fastify.addHook('onRoute', (route: RouteOptions) => {
@@ -294,6 +289,12 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
     route.config = { ...config, [kMode]: mode } as NonNullable<typeof route.config>
     if (route.onResponse !== undefined)
       route.onResponse = asArray(route.onResponse).map(wrapOnResponse) as never
+    if (route.onTimeout !== undefined)
+      route.onTimeout = asArray(route.onTimeout).map((fn) => wrapHook('onTimeout', fn)) as never
+    if (route.onRequestAbort !== undefined)
+      route.onRequestAbort = asArray(route.onRequestAbort).map((fn) =>
+        wrapHook('onRequestAbort', fn),
+      ) as never
     const methods = asArray(route.method)
     if (methods.some((m) => BODY_METHODS.has(m.toUpperCase())))
       route.preParsing = [...asArray(route.preParsing), bodyInFrame as never]

@@ -14,8 +14,6 @@ export const kClosed = Symbol('tenantry.fastify.closed')
 export const kRequest = Symbol('tenantry.fastify.request')
 /** The route handler's promise, if it returned one. */
 export const kHandler = Symbol('tenantry.fastify.handler')
-/** The client went away before the scope was opened (an async resolver was still at work). */
-export const kGone = Symbol('tenantry.fastify.gone')
 
 /** What a scope needs from the core's handle: run in it, close it. */
 export interface RunScope {
@@ -30,7 +28,6 @@ export type ScopedRequest = FastifyRequest & {
   [kActive]: number
   [kClosed]: boolean
   [kHandler]: PromiseLike<unknown> | null
-  [kGone]: boolean
 }
 
 // How long a finished response waits for its onResponse hooks before its scope is released
@@ -50,7 +47,7 @@ export function releaseAfterHandler(request: ScopedRequest): void {
   const handler = request[kHandler]
   const done = () => release(request)
   if (handler !== null) handler.then(done, done)
-  else setImmediate(done) // after the other onRequestAbort hooks of this event
+  else setImmediate(done) // after the onRequestAbort hooks of this abort
 }
 
 /** An onResponse hook is still at work: release after a grace period at the latest. */
