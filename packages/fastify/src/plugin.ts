@@ -78,6 +78,9 @@ export interface TenantryFastifyOptions {
 
 type Done = HookHandlerDoneFunction
 
+// The route-option hooks wrapped to run in the request's frame (as addHook's are).
+const ROUTE_HOOKS_IN_FRAME = ['onResponse', 'onTimeout', 'onRequestAbort'] as const
+
 // Per-route modes, decided once in onRoute and kept in the route's config.
 const kMode = Symbol('tenantry.fastify.mode')
 const SKIP = 0
@@ -273,9 +276,8 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
         : fn
 
   // Per route: its own onResponse, onTimeout and onRequestAbort hooks wrapped like the
-  // instance's; for routes that can carry
-  // a body, a last preParsing hook that makes the body's events run in the frame; the
-  // handler's promise, kept for the case where the client goes away.
+  // instance's; for routes that can carry a body, a last preParsing hook that makes the body's
+  // events run in the frame; the handler's promise, kept for the case where the client goes away.
   fastify.addHook('onRoute', (route: RouteOptions) => {
     const config = (route.config ?? {}) as Config
     const mode: Mode =
@@ -287,14 +289,10 @@ const plugin: FastifyPluginCallback<TenantryFastifyOptions> = (fastify, options,
             ? OPTIONAL
             : defaultMode
     route.config = { ...config, [kMode]: mode } as NonNullable<typeof route.config>
-    if (route.onResponse !== undefined)
-      route.onResponse = asArray(route.onResponse).map(wrapOnResponse) as never
-    if (route.onTimeout !== undefined)
-      route.onTimeout = asArray(route.onTimeout).map((fn) => wrapHook('onTimeout', fn)) as never
-    if (route.onRequestAbort !== undefined)
-      route.onRequestAbort = asArray(route.onRequestAbort).map((fn) =>
-        wrapHook('onRequestAbort', fn),
-      ) as never
+    for (const name of ROUTE_HOOKS_IN_FRAME) {
+      const hooks = route[name]
+      if (hooks !== undefined) route[name] = asArray(hooks).map((fn) => wrapHook(name, fn)) as never
+    }
     const methods = asArray(route.method)
     if (methods.some((m) => BODY_METHODS.has(m.toUpperCase())))
       route.preParsing = [...asArray(route.preParsing), bodyInFrame as never]

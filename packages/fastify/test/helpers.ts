@@ -1,3 +1,5 @@
+import { request as httpRequest } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import type { Tenancy } from '@tenantry/context'
 import { makeTenancy as memoryTenancy } from '@tenantry/test-utils'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
@@ -57,4 +59,22 @@ export function seen(tenancy: Tenancy): string {
   if (tenant === undefined) return 'none'
   const probe = tenancy.getResource('probe') as Probe
   return probe.tenant === tenant ? tenant : `MISMATCH(${tenant}/${probe.tenant})`
+}
+
+/**
+ * Starts a GET for acme on `app`'s real socket (aborts and timeouts need one: `inject` has
+ * neither); returns the client request, to abort it, and its close.
+ */
+export function startGet(app: FastifyInstance, path: string) {
+  const { port } = app.server.address() as AddressInfo
+  const req = httpRequest({
+    host: '127.0.0.1',
+    port,
+    path,
+    headers: { host: `acme.example.com:${port}` },
+  })
+  const closed = new Promise<void>((resolve) => req.on('close', () => resolve()))
+  req.on('error', () => {}) // the abort itself
+  req.end()
+  return { req, closed }
 }

@@ -1,9 +1,7 @@
-import { request as httpRequest } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { deferred } from '@tenantry/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import { fromSubdomain } from '../src/index.js'
-import { type Harness, makeApp, seen } from './helpers.js'
+import { type Harness, makeApp, seen, startGet } from './helpers.js'
 
 // The plugin has no onRequestAbort or onTimeout hook of its own: it wraps those added after it
 // (instance, child plugin, route options), which then run in the tenant. A real socket is
@@ -14,20 +12,6 @@ afterEach(async () => {
   await h?.app.close()
   await h?.tenancy.close()
 })
-
-function startGet(path: string) {
-  const { port } = h.app.server.address() as AddressInfo
-  const req = httpRequest({
-    host: '127.0.0.1',
-    port,
-    path,
-    headers: { host: `acme.example.com:${port}` },
-  })
-  const closed = new Promise<void>((resolve) => req.on('close', () => resolve()))
-  req.on('error', () => {}) // the abort itself
-  req.end()
-  return { req, closed }
-}
 
 describe('onRequestAbort and onTimeout hooks', () => {
   it('of route options and child plugins run in the tenant, async ones too', async () => {
@@ -61,7 +45,7 @@ describe('onRequestAbort and onTimeout hooks', () => {
       )
     })
     await h.app.listen({ host: '127.0.0.1', port: 0 })
-    const { req, closed } = startGet('/slow')
+    const { req, closed } = startGet(h.app, '/slow')
     await inHandler.promise
     req.destroy()
     await closed
@@ -94,7 +78,7 @@ describe('onRequestAbort and onTimeout hooks', () => {
       },
     )
     await h.app.listen({ host: '127.0.0.1', port: 0 })
-    const { closed } = startGet('/hang')
+    const { closed } = startGet(h.app, '/hang')
     expect(await timedOut.promise).toBe('acme')
     await closed
     finishHandler.resolve()

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { deferred } from '@tenantry/test-utils'
 import { afterEach, describe, expect, it } from 'vitest'
 import { fromSubdomain } from '../src/index.js'
-import { type Harness, makeApp, type Probe, seen } from './helpers.js'
+import { type Harness, makeApp, type Probe, seen, startGet } from './helpers.js'
 
 // Client aborts and socket timeouts need a real socket: fastify.inject has neither.
 
@@ -12,21 +12,6 @@ afterEach(async () => {
   await h?.app.close()
   await h?.tenancy.close()
 })
-
-/** Starts a GET for acme on the real socket; returns the client request (to abort it). */
-function startGet(path: string) {
-  const { port } = h.app.server.address() as AddressInfo
-  const req = httpRequest({
-    host: '127.0.0.1',
-    port,
-    path,
-    headers: { host: `acme.example.com:${port}` },
-  })
-  const closed = new Promise<void>((resolve) => req.on('close', () => resolve()))
-  req.on('error', () => {}) // the abort itself
-  req.end()
-  return { req, closed }
-}
 
 describe('a real server', () => {
   it('keeps the scope through a client abort until the handler settles', async () => {
@@ -48,7 +33,7 @@ describe('a real server', () => {
       return 'late'
     })
     await h.app.listen({ host: '127.0.0.1', port: 0 })
-    const { req, closed } = startGet('/slow')
+    const { req, closed } = startGet(h.app, '/slow')
     await inHandler.promise
     req.destroy()
     await closed
@@ -124,7 +109,7 @@ describe('a real server', () => {
       return 'late'
     })
     await h.app.listen({ host: '127.0.0.1', port: 0 })
-    const { req, closed } = startGet('/')
+    const { req, closed } = startGet(h.app, '/')
     await resolving.promise
     req.destroy()
     await closed
@@ -152,7 +137,7 @@ describe('a real server', () => {
       return 'late'
     })
     await h.app.listen({ host: '127.0.0.1', port: 0 })
-    const { closed } = startGet('/hang')
+    const { closed } = startGet(h.app, '/hang')
     expect(await timedOut.promise).toBe('acme')
     await closed // the server drops the connection after the timeout
     finishHandler.resolve()

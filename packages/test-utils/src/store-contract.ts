@@ -219,7 +219,7 @@ export function describeTenantStoreContract(
 
     const perTenant = options.sharedSchema ? it.skip : it
     perTenant(
-      'migrates every tenant, keeps going past a failing one and reports progress (per-tenant schemas only)',
+      `migrates every tenant, keeps going past a failing one and reports progress (per-tenant schemas only${options.sharedSchema ? '; skipped: this store shares one schema' : ''})`,
       async () => {
         fresh()
         const { store: v1, tenancy: t1 } = await make()
@@ -266,7 +266,7 @@ export function describeTenantStoreContract(
 
     const shared = options.sharedSchema ? it : it.skip
     shared(
-      'migrates a shared schema once for every tenant; a failure fails them all and keeps nothing (shared schemas only)',
+      `migrates a shared schema once for every tenant; a failure fails them all and keeps nothing (shared schemas only${options.sharedSchema ? '' : '; skipped: this store has a schema per tenant'})`,
       async () => {
         fresh()
         const { store: v1 } = await make()
