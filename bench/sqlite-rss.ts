@@ -3,7 +3,8 @@
 // The parent populates a root (one store-made tenant copied 9,999 times) and spawns this file
 // twice per run: `store` installs @tenantry/sqlite with cap 256 and reads one row per tenant;
 // `raw` is the floor, 256 read-only better-sqlite3 connections round-robin (LRU) over the same
-// files with one prepared statement each. Each child takes its baseline after setup + gc and
+// files with one prepared statement each. Each child reads its baseline after setup and its end
+// after the loop, each after a gc() and a fixed RSS_SETTLE_MS wait, and
 // prints one JSON line: RSS, JS heap and open FDs over that baseline.
 import { spawn } from 'node:child_process'
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -20,6 +21,10 @@ export interface RssSample {
   heapMiB: number
   /** V8 heap committed (new space grows with garbage and stays: RSS that is not SQLite). */
   heapTotalMiB: number
+  /** V8's share of the growth: heap committed (same as heapTotalMiB, named beside nativeMiB). */
+  v8MiB: number
+  /** Everything else: rssMiB − v8MiB (SQLite page caches, malloc arenas, native handles). */
+  nativeMiB: number
   fds: number
   ms: number
   /** RSS growth split as /proc/self/status counts it: anonymous, file-backed, shared memory. */
@@ -40,6 +45,12 @@ function rssSplit(): [number, number, number] {
   return [kb('RssAnon'), kb('RssFile'), kb('RssShmem')]
 }
 const gc = () => (globalThis as { gc?: () => void }).gc?.()
+/** Wait after a gc() before each reading, so freed pages settle alike on both sides. */
+export const RSS_SETTLE_MS = 250
+async function settle(): Promise<void> {
+  gc()
+  await new Promise((r) => setTimeout(r, RSS_SETTLE_MS))
+}
 
 function storeOn(root: string, cap?: number) {
   const tenancy = createTenancy()
@@ -138,7 +149,7 @@ async function child(mode: string, root: string): Promise<RssSample> {
     }
     handles = () => open.size
   }
-  gc()
+  await settle()
   const m0 = process.memoryUsage()
   const s0 = rssSplit()
   const fd0 = fds()
@@ -149,13 +160,17 @@ async function child(mode: string, root: string): Promise<RssSample> {
     peakHandles = Math.max(peakHandles, handles())
   }
   const ms = Number(process.hrtime.bigint() - t0) / 1e6
-  gc()
+  await settle()
   const m1 = process.memoryUsage()
   const s1 = rssSplit()
+  const rssMiB = (m1.rss - m0.rss) / 2 ** 20
+  const v8MiB = (m1.heapTotal - m0.heapTotal) / 2 ** 20
   const sample = {
-    rssMiB: (m1.rss - m0.rss) / 2 ** 20,
+    rssMiB,
     heapMiB: (m1.heapUsed - m0.heapUsed) / 2 ** 20,
-    heapTotalMiB: (m1.heapTotal - m0.heapTotal) / 2 ** 20,
+    heapTotalMiB: v8MiB,
+    v8MiB,
+    nativeMiB: rssMiB - v8MiB,
     anonMiB: s1[0] - s0[0],
     fileMiB: s1[1] - s0[1],
     shmemMiB: s1[2] - s0[2],

@@ -205,7 +205,7 @@ section('touch 10,000 tenants with cap 256 (each run in a fresh child process)')
     of('store', 'rssMiB'),
     { max: 48 },
     'MB',
-    `fresh child, 3 runs; raw floor ${of('raw', 'rssMiB').median.toFixed(1)} MB; ${load()}`,
+    `fresh child, 3 runs; V8 +${of('store', 'v8MiB').median.toFixed(1)} MB, native +${of('store', 'nativeMiB').median.toFixed(1)} MB; raw floor ${of('raw', 'rssMiB').median.toFixed(1)} MB (V8 +${of('raw', 'v8MiB').median.toFixed(1)}, native +${of('raw', 'nativeMiB').median.toFixed(1)}); ${load()}`,
   )
   verdict(
     '10,000 tenants touched under cap 256: open FDs over baseline',

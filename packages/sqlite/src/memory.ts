@@ -43,13 +43,27 @@ interface Tracked {
 /**
  * Gives idle connections' page caches back. A scope entry costs one property write; a timer
  * (unref'd: it never keeps the process alive) finds the connections nobody touched since its
- * last round and shrinks each once.
+ * last round and shrinks each once. A tight loop of opens never lets the timer fire, so every
+ * `sweepEveryOpens` opens also run a round.
  */
 export class IdleShrinker {
   private readonly tracked = new Map<Database.Database, Tracked>()
   private timer: NodeJS.Timeout | undefined
+  private opens = 0
 
-  constructor(private readonly periodMs: number) {}
+  constructor(
+    private readonly periodMs: number,
+    private readonly sweepEveryOpens = Number.POSITIVE_INFINITY,
+  ) {}
+
+  /** Counts one connection open; every `sweepEveryOpens`th runs a round. */
+  opened(): void {
+    if (this.periodMs <= 0) return
+    if (++this.opens >= this.sweepEveryOpens) {
+      this.opens = 0
+      this.sweep()
+    }
+  }
 
   /** Starts watching a connection; returns the function every scope entry on it calls. */
   watch(raw: Database.Database): () => void {

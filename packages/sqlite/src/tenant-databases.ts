@@ -125,7 +125,10 @@ class SqliteTenantStore<DB, CentralDB>
     this.logger = options.logger
     this.options = options
     this.cacheSizeKiB = options.memory?.cacheSizeKiB ?? DEFAULT_CACHE_KIB
-    this.shrinker = new IdleShrinker(options.memory?.shrinkIdleMs ?? 1000)
+    this.shrinker = new IdleShrinker(
+      options.memory?.shrinkIdleMs ?? 1000,
+      Math.max(8, Math.floor((options.cap ?? 64) / 8)),
+    )
     this.serving = {
       busyTimeoutMs: this.busyTimeoutMs,
       logger: this.logger,
@@ -471,6 +474,7 @@ class SqliteTenantStore<DB, CentralDB>
   /** A connection's page-cache ceiling and idle shrinking; scope entries mark it used. */
   private budget(h: ServingHandle<DB>, raw: Database.Database): void {
     applyCacheBudget(raw, this.cacheSizeKiB)
+    this.shrinker.opened()
     const touch = this.shrinker.watch(raw)
     const before = this.touches.get(h.raw)
     this.touches.set(

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { createTenancy } from '@tenantry/context'
 import { tempDir } from '@tenantry/test-utils'
 import Database from 'better-sqlite3'
-import { type Kysely, sql } from 'kysely'
+import { type Kysely, SqliteQueryCompiler, sql } from 'kysely'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { createTenantDatabases, type TenantDatabasesOptions } from '../src/index.js'
 import { Layout } from '../src/layout.js'
@@ -106,6 +106,69 @@ describe('connection settings', () => {
     shrinker.sweep() // busy idle now; idle already shrunk
     expect(calls).toEqual(['idle:shrink_memory', 'busy:shrink_memory'])
     shrinker.stop()
+  })
+
+  it('runs a round every sweepEveryOpens opens, with no timer firing', () => {
+    const shrinker = new IdleShrinker(60_000, 3)
+    const calls: string[] = []
+    const raw = {
+      open: true,
+      pragma: (p: string) => calls.push(p),
+    } as unknown as Database.Database
+    shrinker.watch(raw)
+    shrinker.opened()
+    shrinker.opened()
+    expect(calls).toEqual([])
+    shrinker.opened() // round 1: marks it unused
+    shrinker.opened()
+    shrinker.opened()
+    shrinker.opened() // round 2: shrinks it
+    expect(calls).toEqual(['shrink_memory'])
+    shrinker.stop()
+  })
+
+  it('shrinks idle connections in a tight loop of opens (store, timer never fires)', async () => {
+    const pragma = vi.spyOn(Database.prototype, 'pragma')
+    // cap 32: a round every 8 opens; 24 tenants stay open, each touched once, in order.
+    const { store, tenancy, db } = make({ cap: 32, memory: { shrinkIdleMs: 3_600_000 } })
+    for (let i = 0; i < 24; i++) await store.createTenant(`t${i}`)
+    pragma.mockClear()
+    for (let i = 0; i < 24; i++)
+      await tenancy.withTenant(`t${i}`, () => db().selectFrom('note').selectAll().execute())
+    const shrinks = pragma.mock.calls.filter(([p]) => p === 'shrink_memory').length
+    expect(shrinks).toBeGreaterThan(0)
+    // The earliest ones were idle for two rounds; the last eight were not.
+    expect(shrinks).toBeLessThan(24)
+  })
+})
+
+describe('shared query compiler', () => {
+  it('gives every handle one compiler, and interleaved queries still compile right', async () => {
+    const seen = new Set<unknown>()
+    const compile = SqliteQueryCompiler.prototype.compileQuery
+    vi.spyOn(SqliteQueryCompiler.prototype, 'compileQuery').mockImplementation(function (
+      this: SqliteQueryCompiler,
+      ...args
+    ) {
+      seen.add(this)
+      return compile.apply(this, args)
+    })
+    const { store, tenancy, db } = make()
+    const names = Array.from({ length: 6 }, (_, i) => `c${i}`)
+    for (const t of names) await store.createTenant(t)
+    seen.clear()
+    const ids = await Promise.all(
+      names.map((t, i) =>
+        tenancy.withTenant(t, async () => {
+          await db().insertInto('note').values({ id: i }).execute()
+          await Promise.resolve()
+          const rows = await db().selectFrom('note').select('id').where('id', '>=', 0).execute()
+          return rows.map((r) => r.id)
+        }),
+      ),
+    )
+    expect(ids).toEqual(names.map((_, i) => [i]))
+    expect(seen.size).toBe(1)
   })
 })
 
