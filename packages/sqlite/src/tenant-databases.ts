@@ -363,8 +363,8 @@ class SqliteTenantStore<DB, CentralDB>
         if ((await readStamp(raw, this.busyTimeoutMs)) === expected) return { tenant, applied: [] }
         // Contention that outlasted busyTimeoutMs is retried here, never reported as a failed
         // migration: a failed run rolled back whole.
-        const applied = await retryTransient(() => this.migrations.migrate(db, tenant))
-        await writeStamp(db, expected)
+        // One transaction: the migrations, their record rows and the stamp commit together.
+        const applied = await retryTransient(() => this.migrations.migrate(db, tenant, expected))
         return { tenant, applied }
       } finally {
         raw.close()
