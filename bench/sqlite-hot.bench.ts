@@ -163,7 +163,7 @@ if (want('rss')) {
     const ours = await measureRss(dir, 'store')
     const raw = await measureRss(dir, 'raw')
     console.log(
-      `rss: 10,000 tenants under cap 256 (fresh child): store +${ours.rssMiB.toFixed(1)} MB RSS, heap +${ours.heapMiB.toFixed(1)} MB used, +${ours.heapTotalMiB.toFixed(1)} MB committed, anon +${ours.anonMiB.toFixed(1)} MB, ${ours.fds} fds; raw floor +${raw.rssMiB.toFixed(1)} MB (anon +${raw.anonMiB.toFixed(1)}), ${raw.fds} fds [${load()}]`,
+      `rss: 10,000 tenants under cap 256 (fresh child): store +${ours.rssMiB.toFixed(1)} MB RSS, heap +${ours.heapMiB.toFixed(1)} MB used, V8 +${ours.v8MiB.toFixed(1)} MB committed, native +${ours.nativeMiB.toFixed(1)} MB, anon +${ours.anonMiB.toFixed(1)} MB, ${ours.fds} fds; raw floor +${raw.rssMiB.toFixed(1)} MB (anon +${raw.anonMiB.toFixed(1)}), ${raw.fds} fds [${load()}]`,
     )
   }
 }

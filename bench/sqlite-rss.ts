@@ -19,9 +19,10 @@ import { fiveTableMigrations } from './fixtures.ts'
 export interface RssSample {
   rssMiB: number
   heapMiB: number
-  /** V8 heap committed (new space grows with garbage and stays: RSS that is not SQLite). */
-  heapTotalMiB: number
-  /** V8's share of the growth: heap committed (same as heapTotalMiB, named beside nativeMiB). */
+  /**
+   * V8's share of the growth: heap committed (new space grows with garbage and stays: RSS that
+   * is not SQLite).
+   */
   v8MiB: number
   /** Everything else: rssMiB − v8MiB (SQLite page caches, malloc arenas, native handles). */
   nativeMiB: number
@@ -168,7 +169,6 @@ async function child(mode: string, root: string): Promise<RssSample> {
   const sample = {
     rssMiB,
     heapMiB: (m1.heapUsed - m0.heapUsed) / 2 ** 20,
-    heapTotalMiB: v8MiB,
     v8MiB,
     nativeMiB: rssMiB - v8MiB,
     anonMiB: s1[0] - s0[0],

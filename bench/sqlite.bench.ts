@@ -198,7 +198,7 @@ section('touch 10,000 tenants with cap 256 (each run in a fresh child process)')
     'MB',
   )
   figure('store: JS heap growth (used)', of('store', 'heapMiB').median, 'MB')
-  figure('store: V8 heap committed growth', of('store', 'heapTotalMiB').median, 'MB')
+  figure('store: V8 heap committed growth', of('store', 'v8MiB').median, 'MB')
   figure('store: touch time per tenant', (of('store', 'ms').median / RSS_TENANTS) * 1000, 'µs')
   verdict(
     '10,000 tenants touched under cap 256: RSS growth',
