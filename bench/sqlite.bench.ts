@@ -10,6 +10,7 @@ import Database from 'better-sqlite3'
 import type { Kysely, Migration } from 'kysely'
 import { fiveTableMigrations } from './fixtures.ts'
 import { figure, load, median, msOnce, pairedRounds, section, verdict } from './lib.ts'
+import { migrations as withTag } from './sqlite-five-migrations.ts'
 import { measureRss, populateRss, RSS_TENANTS, type RssSample } from './sqlite-rss.ts'
 
 const root = mkdtempSync(join(tmpdir(), 'tenantry-sqlite-bench-'))
@@ -124,7 +125,7 @@ section('migrateAllTenants on 1,000 tenants')
     const tenancy = createTenancy()
     const next = createTenantDatabases<any>({
       root: copy,
-      migrations: fiveTableMigrations(true),
+      migrations: withTag,
       tenancy,
       migrationsModule: { module: new URL('./sqlite-five-migrations.ts', import.meta.url) },
     }).install(tenancy)

@@ -127,7 +127,8 @@ class SqliteTenantStore<DB, CentralDB>
     this.cacheSizeKiB = options.memory?.cacheSizeKiB ?? DEFAULT_CACHE_KIB
     this.shrinker = new IdleShrinker(
       options.memory?.shrinkIdleMs ?? 1000,
-      Math.max(8, Math.floor((options.cap ?? 64) / 8)),
+      // The cap as the base class resolved it (the option, else this backend's default).
+      Math.max(8, Math.floor((this.resource.cap ?? 0) / 8)),
     )
     this.serving = {
       busyTimeoutMs: this.busyTimeoutMs,
