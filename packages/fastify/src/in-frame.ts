@@ -22,7 +22,7 @@ export function hookInFrame(
   if (wrappedHooks.has(fn) || refused(name, fn)) return fn
   const wrapped: AnyHook = function tenantScopedHook(this: unknown, request, ...rest) {
     const scope = (request as ScopedRequest)[kScope]
-    if (scope === null || inFrame(scope)) return fn.call(this, request, ...rest)
+    if (scope == null || inFrame(scope)) return fn.call(this, request, ...rest)
     return scope.run(() => fn.call(this, request, ...rest))
   }
   wrappedHooks.add(wrapped)

@@ -35,14 +35,14 @@ export function onResponseInFrame(fn: Hook, inFrame: (scope: RunScope) => boolea
   const wrapped: Hook = function tenantScopedOnResponse(this: unknown, request, reply, done) {
     const r = request as ScopedRequest
     const scope = r[kScope]
-    if (scope === null) return fn.call(this, request, reply, done)
-    r[kActive]++
+    if (scope == null) return fn.call(this, request, reply, done)
+    r[kActive] = (r[kActive] ?? 0) + 1
     let ended = false
     const end = (error?: Error) => {
       if (ended) return
       ended = true
       done(error) // starts the next hook synchronously: it counts itself before this one stops
-      if (--r[kActive] === 0 && r[kClosed]) release(r)
+      if ((r[kActive] = (r[kActive] as number) - 1) === 0 && r[kClosed] === true) release(r)
     }
     let result: unknown
     try {

@@ -1,6 +1,7 @@
 // One request's stay in its tenant, kept in fields of the request itself (no object or closure
 // per request): the core's scope handle, the onResponse hooks at work, whether the response
 // has closed, and the route handler's promise (waited for only when the client went away).
+// The fields are not Fastify decorators (see plugin.ts): each is absent until first set.
 import type { Tenancy, TenantScope } from '@tenantry/context'
 import type { FastifyRequest } from 'fastify'
 
@@ -24,10 +25,10 @@ export interface RunScope {
 
 /** The request as this plugin sees it. */
 export type ScopedRequest = FastifyRequest & {
-  [kScope]: RunScope | null
-  [kActive]: number
-  [kClosed]: boolean
-  [kHandler]: PromiseLike<unknown> | null
+  [kScope]?: RunScope | null
+  [kActive]?: number
+  [kClosed]?: boolean
+  [kHandler]?: PromiseLike<unknown>
 }
 
 // How long a finished response waits for its onResponse hooks before its scope is released
@@ -37,7 +38,7 @@ const GRACE_MS = 10_000
 /** Closes the request's scope once; later calls do nothing. */
 export function release(request: ScopedRequest): void {
   const scope = request[kScope]
-  if (scope === null) return
+  if (scope == null) return
   request[kScope] = null
   scope.close()
 }
@@ -46,7 +47,7 @@ export function release(request: ScopedRequest): void {
 export function releaseAfterHandler(request: ScopedRequest): void {
   const handler = request[kHandler]
   const done = () => release(request)
-  if (handler !== null) handler.then(done, done)
+  if (handler !== undefined) handler.then(done, done)
   else setImmediate(done) // after the onRequestAbort hooks of this abort
 }
 
@@ -62,9 +63,9 @@ export function releaseLater(request: ScopedRequest): void {
  */
 export function onResponseClose(this: { writableFinished: boolean; [kRequest]?: unknown }): void {
   const request = this[kRequest] as ScopedRequest | undefined
-  if (request === undefined || request[kScope] === null) return
+  if (request === undefined || request[kScope] == null) return
   request[kClosed] = true
-  if (request[kActive] > 0)
+  if (request[kActive] !== undefined && request[kActive] > 0)
     releaseLater(request) // at the latest: a hook may never call done
   else if (this.writableFinished) release(request)
   else releaseAfterHandler(request)
