@@ -18,11 +18,15 @@ import { type PageRow, pageMigrations } from './fixtures.ts'
 import {
   fmt,
   fmtRatio,
+  hasValgrind,
+  INSTRUCTIONS,
   load,
   pairedRounds,
   pinLoadGenerator,
   type Server,
   section,
+  sequentialRequests,
+  serverInstructions,
   spread,
   startServer,
   verdict,
@@ -155,4 +159,46 @@ for (const [label, cap, row, goal] of [
   } finally {
     for (const s of Object.values(servers)) await s.stop()
   }
+}
+
+// The warm row again in instructions per request under callgrind, which do not move with the
+// machine's load as CPU seconds do: each server serves the 1,000 tenants round-robin over one
+// keep-alive connection, 8,000 warm-up requests (every handle open, the JIT settled), then the
+// difference of 1,000 and 5,000 more. With 1,000 open files these counts move up to ~10 %
+// between runs (hello world's: under 1 %).
+if (INSTRUCTIONS && hasValgrind()) {
+  section('warm route in instructions per request (callgrind, all 1,000 tenants open)')
+  const jobs = [
+    ['shared', ['shared', sharedFile]],
+    ['raw-tenants', ['raw-tenants', root, '1024']],
+    ['kysely-tenants', ['kysely-tenants', root, '1024']],
+    // Idle shrinking off: callgrind runs the server ~50× slower, so each tenant comes back
+    // every few seconds and the store's 1 s idle shrink would fire on every request, which
+    // it never does at real speed (each tenant back every ~70 ms); it measured +17k a request.
+    ['tenanted', ['tenanted', root, '1024', '0']],
+  ] as const
+  const per: Record<string, number> = {}
+  const path = (i: number) => `/t/${TENANTS[i % TENANTS.length]}/page/home`
+  let next = 0
+  const worker = async () => {
+    while (next < jobs.length) {
+      const [name, args] = jobs[next++]!
+      per[name] = await serverInstructions(
+        SERVER,
+        [...args],
+        (port, count) => sequentialRequests(port, count, { path }),
+        { warm: 8000, small: 1000, large: 5000 },
+      )
+      console.log(`  ${name}: ${fmt(per[name]!)} instructions/request`)
+    }
+  }
+  await Promise.all([worker(), worker()])
+  verdict(
+    'warm route, 1,000 tenants / one shared SQLite with tenant_id: requests per instruction',
+    per.shared! / per.tenanted!,
+    { min: 0.95 },
+  )
+  console.log(
+    `  (floor) raw connection per tenant / shared Kysely: ${fmtRatio(per.shared! / per['raw-tenants']!)}; Kysely per tenant: ${fmtRatio(per.shared! / per['kysely-tenants']!)}; tenantry / Kysely per tenant: ${fmtRatio(per['kysely-tenants']! / per.tenanted!)}`,
+  )
 }

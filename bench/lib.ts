@@ -402,8 +402,15 @@ export function readText(file: string): string | undefined {
 export async function sequentialRequests(
   port: number,
   count: number,
-  request: { method?: string; path?: string; host?: string; body?: string },
+  request: {
+    method?: string
+    /** The path, or one per request (`i` counts from 0). */
+    path?: string | ((i: number) => string)
+    host?: string
+    body?: string
+  },
 ): Promise<void> {
+  const path = request.path ?? '/'
   const { Agent, request: httpRequest } = await import('node:http')
   const agent = new Agent({ keepAlive: true, maxSockets: 1 })
   const headers: Record<string, string> = { host: request.host ?? `localhost:${port}` }
@@ -420,7 +427,7 @@ export async function sequentialRequests(
             port,
             agent,
             method: request.method ?? 'GET',
-            path: request.path ?? '/',
+            path: typeof path === 'string' ? path : path(i),
             headers,
           },
           (res) => {

@@ -1,5 +1,6 @@
 // The servers of fastify-db.bench.ts, one per process:
-//   tenanted <root> <cap>  @tenantry/fastify + @tenantry/sqlite: one SQLite file per tenant
+//   tenanted <root> <cap> [shrinkIdleMs]  @tenantry/fastify + @tenantry/sqlite: one SQLite
+//                          file per tenant (shrinkIdleMs: the store's option, default its own)
 //   shared <file>          Fastify + Kysely on one shared SQLite file with a tenant_id column
 //   raw <file>             the floor: Fastify + one raw better-sqlite3 prepared statement
 //   raw-tenants <root> <cap>     the per-tenant floor: Fastify + one read-only better-sqlite3
@@ -21,7 +22,12 @@ type TenantDB = { page: PageRow }
 type SharedDB = { page: PageRow & { tenant_id: string } }
 type Params = { tenant: string; slug: string }
 
-const [variant, where, capText] = process.argv.slice(2) as [string, string, string?]
+const [variant, where, capText, shrinkText] = process.argv.slice(2) as [
+  string,
+  string,
+  string?,
+  string?,
+]
 const app = Fastify()
 
 if (variant === 'tenanted') {
@@ -31,6 +37,7 @@ if (variant === 'tenanted') {
     migrations: pageMigrations,
     tenancy,
     cap: Number(capText),
+    ...(shrinkText === undefined ? {} : { memory: { shrinkIdleMs: Number(shrinkText) } }),
   }).install(tenancy)
   await app.register(tenantry, { resolve: fromPath('/t/:tenant'), tenancy })
   app.get<{ Params: Params }>('/t/:tenant/page/:slug', async (request) =>

@@ -69,6 +69,36 @@ describe('withTransaction', () => {
     })
   })
 
+  it('hands the connection to waiting transactions first come, first served, one at a time', async () => {
+    await store.createTenant('fifo')
+    await tenancy.withTenant('fifo', async () => {
+      const pause = () => new Promise((r) => setTimeout(r, Math.random() * 5))
+      const hold = deferred()
+      const first = withTransaction(() => hold.promise, { tenancy })
+      // Eight transactions queue behind the first; each writes two rows with a random pause
+      // between them, and plain reads queue in between.
+      const queued = Array.from({ length: 8 }, (_, i) =>
+        withTransaction(
+          async () => {
+            await db().insertInto('note').values({ title: `${i}a` }).execute()
+            await pause()
+            await db().insertInto('note').values({ title: `${i}b` }).execute()
+          },
+          { tenancy },
+        ),
+      )
+      const reads = Array.from({ length: 4 }, () => titles())
+      hold.resolve()
+      await Promise.all([first, ...queued, ...reads])
+      const rows = await db().selectFrom('note').select(['id', 'title']).orderBy('id').execute()
+      expect(rows.map((r) => r.title)).toEqual(
+        Array.from({ length: 8 }, (_, i) => [`${i}a`, `${i}b`]).flat(),
+      )
+      // Each read ran between two transactions, never inside one: it saw whole pairs only.
+      for (const seen of await Promise.all(reads)) expect(seen.length % 2).toBe(0)
+    })
+  })
+
   it('fails outside a tenant', async () => {
     await expect(withTransaction(() => 1, { tenancy })).rejects.toMatchObject({
       code: 'TENANTRY_NO_TENANT',
