@@ -42,7 +42,9 @@ export function onResponseInFrame(fn: Hook, inFrame: (scope: RunScope) => boolea
       if (ended) return
       ended = true
       done(error) // starts the next hook synchronously: it counts itself before this one stops
-      if ((r[kActive] = (r[kActive] as number) - 1) === 0 && r[kClosed] === true) release(r)
+      const active = (r[kActive] as number) - 1
+      r[kActive] = active
+      if (active === 0 && r[kClosed] === true) release(r)
     }
     let result: unknown
     try {

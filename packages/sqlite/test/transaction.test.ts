@@ -80,9 +80,15 @@ describe('withTransaction', () => {
       const queued = Array.from({ length: 8 }, (_, i) =>
         withTransaction(
           async () => {
-            await db().insertInto('note').values({ title: `${i}a` }).execute()
+            await db()
+              .insertInto('note')
+              .values({ title: `${i}a` })
+              .execute()
             await pause()
-            await db().insertInto('note').values({ title: `${i}b` }).execute()
+            await db()
+              .insertInto('note')
+              .values({ title: `${i}b` })
+              .execute()
           },
           { tenancy },
         ),
