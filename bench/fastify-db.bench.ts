@@ -24,6 +24,7 @@ import {
   pairedRounds,
   pinLoadGenerator,
   type Server,
+  STEADY_STATE,
   section,
   sequentialRequests,
   serverInstructions,
@@ -163,8 +164,8 @@ for (const [label, cap, row, goal] of [
 
 // The warm row again in instructions per request under callgrind, which do not move with the
 // machine's load as CPU seconds do: each server serves the 1,000 tenants round-robin over one
-// keep-alive connection, 8,000 warm-up requests (every handle open, the JIT settled), then the
-// difference of 1,000 and 5,000 more. With 1,000 open files these counts move up to ~10 %
+// keep-alive connection, STEADY_STATE's 8,000 warm-up requests (every handle open, the JIT
+// settled), then the difference of 1,000 and 5,000 more. With 1,000 open files these counts move up to ~10 %
 // between runs (hello world's: under 1 %).
 if (INSTRUCTIONS && hasValgrind()) {
   section('warm route in instructions per request (callgrind, all 1,000 tenants open)')
@@ -187,7 +188,7 @@ if (INSTRUCTIONS && hasValgrind()) {
         SERVER,
         [...args],
         (port, count) => sequentialRequests(port, count, { path }),
-        { warm: 8000, small: 1000, large: 5000 },
+        STEADY_STATE,
       )
       console.log(`  ${name}: ${fmt(per[name]!)} instructions/request`)
     }

@@ -16,6 +16,7 @@ import {
   pairedRounds,
   pinLoadGenerator,
   type Server,
+  STEADY_STATE,
   section,
   sequentialRequests,
   serverInstructions,
@@ -145,10 +146,7 @@ async function countInstructions(into: Map<string, number>): Promise<void> {
         SERVER,
         args,
         (port, count) => sequentialRequests(port, count, request),
-        // Steady state: with 400 warm-up requests the difference still counted V8 compiling
-        // (on the main thread under --single-threaded): bare 448k a request, against 57k after
-        // 8,000 (and 56.6k after 20,000, so 8,000 is enough).
-        { warm: 8000, small: 1000, large: 5000 },
+        STEADY_STATE,
         NODE,
       )
       into.set(key, n)

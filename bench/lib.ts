@@ -330,6 +330,13 @@ export async function scriptInstructions(
 }
 
 /**
+ * Request counts for {@link serverInstructions} at steady state: with 400 warm-up requests the
+ * difference still counted V8 compiling (on the main thread under --single-threaded): bare
+ * Fastify 448k a request, against 57k after 8,000 (56.6k after 20,000, so 8,000 is enough).
+ */
+export const STEADY_STATE = { warm: 8000, small: 1000, large: 5000 } as const
+
+/**
  * Instructions per request of an HTTP server under callgrind, by difference of two runs that
  * serve `warm + small` and `warm + large` requests sent one after another by `drive`, on
  * `node` (default this process's binary).
