@@ -82,6 +82,26 @@ describe('fromSubdomain', () => {
       expect(await at('acme.site.com'), String(root)).toBe('acme')
     }
   })
+  it('answers a host seen before as the first time, past thousands of distinct hosts', () => {
+    // The resolver remembers hosts (bounded): a wrong memo would answer from another host.
+    const memo = fromSubdomain({ root: 'example.com', ignore: ['www', 'api'] })
+    const at = (host: string) => memo({ host } as FastifyRequest)
+    const long = `${'a'.repeat(300)}.example.com`
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 3000; i++) {
+        expect(at(`t${i}.example.com:${3000 + (i % 3)}`)).toBe(`t${i}`)
+        if (i % 500 === 0) {
+          expect(at('ACME.Example.com')).toBe('acme')
+          expect(at('acme.example.com')).toBe('acme')
+          expect(at('www.example.com')).toBeUndefined()
+          expect(at('api.example.com')).toBeUndefined()
+          expect(at('example.com')).toBeUndefined()
+          expect(at('acme.other.org')).toBeUndefined()
+          expect(at(long)).toBe('a'.repeat(300))
+        }
+      }
+    }
+  })
 })
 
 describe('fromPath', () => {
