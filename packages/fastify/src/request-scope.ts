@@ -9,7 +9,7 @@ import type { FastifyRequest } from 'fastify'
 export const kScope = Symbol('tenantry.fastify.scope')
 /** How many of the route's onResponse hooks (wrapped by us) are running now. */
 export const kActive = Symbol('tenantry.fastify.active')
-/** The response has closed (finished or aborted): the last onResponse hook to end releases. */
+/** The response closed while onResponse hooks were at work: the last of them to end releases. */
 export const kClosed = Symbol('tenantry.fastify.closed')
 /** On the raw response: its Fastify request, for the shared `close` listener. */
 export const kRequest = Symbol('tenantry.fastify.request')
@@ -64,10 +64,11 @@ export function releaseLater(request: ScopedRequest): void {
 export function onResponseClose(this: { writableFinished: boolean; [kRequest]?: unknown }): void {
   const request = this[kRequest] as ScopedRequest | undefined
   if (request === undefined || request[kScope] == null) return
-  request[kClosed] = true
-  if (request[kActive] !== undefined && request[kActive] > 0)
+  const active = request[kActive]
+  if (active !== undefined && active > 0) {
+    request[kClosed] = true // the last of them releases
     releaseLater(request) // at the latest: a hook may never call done
-  else if (this.writableFinished) release(request)
+  } else if (this.writableFinished) release(request)
   else releaseAfterHandler(request)
 }
 
