@@ -10,7 +10,8 @@ import { statSync } from 'node:fs'
  * open files under a cap): cheap enough for every scope entry.
  */
 export class FileIdentity {
-  private readonly file: string
+  /** The path the identity was taken of. */
+  readonly file: string
   private readonly dev: number
   private readonly ino: number
   private closed = false

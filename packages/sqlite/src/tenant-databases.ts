@@ -198,6 +198,11 @@ class SqliteTenantStore<DB, CentralDB>
   }
 
   protected probe(tenant: string): boolean {
+    // Only ever asked by `exists`, after it found an open handle's file still linked: that path
+    // and file passed the layout's checks when the handle opened, so only a tombstone written
+    // since can hide the tenant (one stat instead of the layout's walk, ~60k instructions).
+    const h = this.current.get(tenant)
+    if (h !== undefined) return !this.soft.held(h.identity.file)
     const name = this.tenancy.validateName(tenant)
     return this.layout.isTenantFile(name) && !this.soft.held(this.layout.file(name))
   }

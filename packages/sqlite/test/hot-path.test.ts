@@ -62,6 +62,18 @@ describe('warm exists', () => {
     expect(file).toHaveBeenCalledTimes(1)
   })
 
+  it('walks no path for a tenant with an open handle, only for one without', async () => {
+    const { store, tenancy, db } = make({ existsCacheMs: 0 })
+    await store.createTenant('acme')
+    await store.createTenant('globex')
+    await tenancy.withTenant('acme', () => db().selectFrom('note').selectAll().execute())
+    const walk = vi.spyOn(Layout.prototype, 'checkedFile')
+    for (let i = 0; i < 5; i++) expect(await store.exists('acme')).toBe(true)
+    expect(walk).toHaveBeenCalledTimes(0) // the open handle's file was checked when it opened
+    expect(await store.exists('globex')).toBe(true) // no handle: the layout's checks run
+    expect(walk).toHaveBeenCalledTimes(1)
+  })
+
   it('still refuses names the naming rule refuses, every time', () => {
     const { store } = make()
     expect(() => store.tenantPath('../x')).toThrow()
