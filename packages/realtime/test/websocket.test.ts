@@ -103,22 +103,34 @@ describe('WebSocket connections run inside their tenant', () => {
     await waitFor(() => hub.stats().channels === 1 && hub.connectionCount('acme') === 2, 'subs')
     slow.socket.pause() // stops reading: the kernel buffers fill, then ours
     let received = 0
+    let wake: (() => void) | null = null
+    const caughtUp = () => {
+      wake?.()
+      wake = null
+    }
     fast.socket.on('message', () => {
       received++
+      if (received === sent) caughtUp()
     })
+    void fast.closed.then(caughtUp) // wrongly dropped: stop waiting, the expects below fail
     const chunk = 'x'.repeat(16 * 1024)
     let sent = 0
     // What the kernel buffers for a paused reader depends on the machine (tcp_rmem's maximum is
     // 32 MiB on some, autotuned): publish until the drop, bounded in time and bytes (256 MiB),
-    // never by a guessed count.
+    // never by a guessed count. The fast client reads each pair of messages before the next is
+    // sent, so on a busy machine only the paused one can fall behind (it read 1 MiB between
+    // yields before, and was sometimes dropped too).
     const deadline = Date.now() + 90_000
     while (hub.stats().slowConsumersDropped === 0 && sent < 16_384 && Date.now() < deadline) {
-      await tenancy.withTenant('acme', () => hub.publish('feed', chunk))
-      sent++
-      if (sent % 64 === 0) {
-        fast.messages.length = 0 // counted above; 256 MiB of strings need not stay alive
-        await new Promise((r) => setImmediate(r))
+      for (let i = 0; i < 2; i++) {
+        await tenancy.withTenant('acme', () => hub.publish('feed', chunk))
+        sent++
       }
+      if (received < sent && hub.connectionCount('acme') === 2)
+        await new Promise<void>((resolve) => {
+          wake = resolve
+        })
+      fast.messages.length = 0 // counted above; 256 MiB of strings need not stay alive
     }
     expect(hub.stats().slowConsumersDropped).toBe(1)
     expect(hub.connectionCount('acme')).toBe(1) // the fast one stays
