@@ -27,6 +27,7 @@ export interface SubdomainOptions {
  * Tenant from the subdomain of the request's host: `acme.example.com:3000` → `acme`. Uses
  * Fastify 5's `request.host`, which reads `X-Forwarded-Host` only when the server's
  * `trustProxy` trusts the peer, and drops the port. The bare root and hosts outside it are untenanted.
+ * Answers are remembered per host (up to 1,024 hosts of at most 260 characters).
  */
 export function fromSubdomain(options: SubdomainOptions): TenantResolver {
   // Longest root first: with roots `site.com` and `blog.site.com`, `x.blog.site.com` is tenant
